@@ -1,0 +1,49 @@
+package plan
+
+// Manifest is the merged, validated desired state read from one or more
+// manifest files. Orgs are sorted by label and Connections are expanded to
+// one entry per (source, sink) pair, so consumers never see `from`/`to`
+// lists and never need to re-resolve labels.
+type Manifest struct {
+	Orgs        []Org
+	Connections []Connection
+}
+
+// Org is one org of the manifest, with defaults already applied.
+type Org struct {
+	Label     string
+	ID        string // org UUID, lower-case
+	Site      string // a site name such as "datadoghq.eu", or a base URL
+	APIKeyEnv string // name of the env var holding the API key
+	AppKeyEnv string // name of the env var holding the application key
+	Prune     bool
+	Pos       Position
+}
+
+// Connection is one desired connection from a source org (always a manifest
+// label) to a sink org (a manifest label, or a raw org UUID in SinkID with an
+// empty SinkLabel).
+type Connection struct {
+	SourceLabel string
+	SinkLabel   string // "" when the manifest names the sink by raw UUID
+	SinkID      string // org UUID of the sink, lower-case
+	Types       []string
+	Pos         Position
+}
+
+// Position is where a manifest element was written.
+type Position struct {
+	File   string
+	Line   int
+	Column int
+}
+
+// Org returns the org with the given label, or false.
+func (m *Manifest) Org(label string) (Org, bool) {
+	for _, o := range m.Orgs {
+		if o.Label == label {
+			return o, true
+		}
+	}
+	return Org{}, false
+}
