@@ -47,3 +47,10 @@ func (m *Manifest) Org(label string) (Org, bool) {
 	}
 	return Org{}, false
 }
+
+// Defaults applied to orgs that leave these fields out.
+const (
+	DefaultSite      = "datadoghq.com"
+	DefaultAPIKeyEnv = "DD_API_KEY"
+	DefaultAppKeyEnv = "DD_APP_KEY"
+)

@@ -1,0 +1,233 @@
+package plan
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var update = flag.Bool("update", false, "update golden files")
+
+const (
+	idHub   = "83999dcd-7f97-11f0-8de1-1ecf66f1aa85"
+	idTeamA = "4dee724d-00cc-11ea-a77b-570c9d03c6c5"
+	idTeamB = "11111111-1111-4111-8111-111111111111"
+	idTeamC = "22222222-2222-4222-8222-222222222222"
+	idOther = "99999999-9999-4999-8999-999999999999"
+)
+
+// mixedManifest declares a hub and three teams; team-c prunes.
+func mixedManifest() *Manifest {
+	return &Manifest{
+		Orgs: []Org{
+			{Label: "hub", ID: idHub, Site: "datadoghq.com", APIKeyEnv: "DD_API_KEY", AppKeyEnv: "DD_APP_KEY"},
+			{Label: "team-a", ID: idTeamA, Site: "datadoghq.eu", APIKeyEnv: "A_API", AppKeyEnv: "A_APP"},
+			{Label: "team-b", ID: idTeamB, Site: "datadoghq.com", APIKeyEnv: "B_API", AppKeyEnv: "B_APP"},
+			{Label: "team-c", ID: idTeamC, Site: "datadoghq.com", APIKeyEnv: "C_API", AppKeyEnv: "C_APP", Prune: true},
+		},
+		Connections: []Connection{
+			{SourceLabel: "team-a", SinkLabel: "hub", SinkID: idHub, Types: []string{"logs", "metrics"}},
+			{SourceLabel: "team-b", SinkLabel: "hub", SinkID: idHub, Types: []string{"logs"}},
+			{SourceLabel: "team-b", SinkID: idOther, Types: []string{"audit"}},
+			{SourceLabel: "team-c", SinkLabel: "hub", SinkID: idHub, Types: []string{"metrics", "logs"}},
+		},
+	}
+}
+
+// mixedState mixes matching, drifted, undeclared and incoming connections.
+func mixedState() State {
+	return State{Orgs: map[string][]LiveConnection{
+		"team-a": { // drifted: only logs live
+			{ID: "c-a-hub", SourceID: idTeamA, SinkID: idHub, Types: []string{"logs"}},
+		},
+		"team-b": { // hub matches; undeclared one to team-c on an org without prune
+			{ID: "c-b-hub", SourceID: idTeamB, SinkID: idHub, Types: []string{"logs"}},
+			{ID: "c-b-c", SourceID: idTeamB, SinkID: idTeamC, Types: []string{"logs"}},
+		},
+		"team-c": { // matches in another order; undeclared one is pruned
+			{ID: "c-c-hub", SourceID: idTeamC, SinkID: idHub, Types: []string{"logs", "metrics"}},
+			{ID: "c-c-a", SourceID: idTeamC, SinkID: idTeamA, Types: []string{"audit"}},
+		},
+	}}
+}
+
+func TestDiff(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		manifest *Manifest
+		state    State
+		want     []string // action source -> sink
+		summary  Summary
+	}{
+		{
+			name:     "mixed live state",
+			manifest: mixedManifest(),
+			state:    mixedState(),
+			want: []string{
+				"create team-b -> " + idOther,
+				"update team-a -> hub",
+				"delete team-c -> team-a",
+				"noop team-b -> hub",
+				"noop team-c -> hub",
+				"unmanaged team-b -> team-c",
+			},
+			summary: Summary{Create: 1, Update: 1, Delete: 1, Noop: 2, Unmanaged: 1},
+		},
+		{
+			name:     "empty live state creates everything",
+			manifest: mixedManifest(),
+			state:    State{Orgs: map[string][]LiveConnection{"team-a": nil, "team-b": nil, "team-c": nil}},
+			want: []string{
+				"create team-a -> hub",
+				"create team-b -> hub",
+				"create team-b -> " + idOther,
+				"create team-c -> hub",
+			},
+			summary: Summary{Create: 4},
+		},
+		{
+			name:     "orgs not read are left out",
+			manifest: mixedManifest(),
+			state:    State{Orgs: map[string][]LiveConnection{"team-a": nil}},
+			want:     []string{"create team-a -> hub"},
+			summary:  Summary{Create: 1},
+		},
+		{
+			name:     "incoming connections are not the org's own",
+			manifest: mixedManifest(),
+			state: State{Orgs: map[string][]LiveConnection{"team-a": {
+				{ID: "c-a-hub", SourceID: idTeamA, SinkID: idHub, Types: []string{"metrics", "logs"}},
+			}}},
+			want:    []string{"noop team-a -> hub"},
+			summary: Summary{Noop: 1},
+		},
+		{
+			name:     "a duplicate live pair is pruned or unmanaged",
+			manifest: mixedManifest(),
+			state: State{Orgs: map[string][]LiveConnection{"team-c": {
+				{ID: "c-2", SourceID: idTeamC, SinkID: idHub, Types: []string{"logs"}},
+				{ID: "c-1", SourceID: idTeamC, SinkID: idHub, Types: []string{"logs", "metrics"}},
+			}}},
+			want:    []string{"delete team-c -> hub", "noop team-c -> hub"},
+			summary: Summary{Delete: 1, Noop: 1},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p := Diff(tt.manifest, tt.state)
+			var got []string
+			for _, c := range p.Changes {
+				got = append(got, string(c.Action)+" "+c.SourceOrg.Label+" -> "+c.SinkName())
+			}
+			assert.Equal(t, tt.want, got)
+			assert.Equal(t, tt.summary, p.Summary)
+			assert.Len(t, p.LiveState, len(tt.state.Orgs))
+		})
+	}
+}
+
+func TestDiffIsDeterministic(t *testing.T) {
+	t.Parallel()
+	first := Diff(mixedManifest(), mixedState())
+	for range 20 {
+		assert.Equal(t, first, Diff(mixedManifest(), mixedState()))
+	}
+}
+
+func TestFingerprint(t *testing.T) {
+	t.Parallel()
+	a := []LiveConnection{
+		{ID: "1", SinkID: idHub, Types: []string{"logs", "metrics"}},
+		{ID: "2", SinkID: idTeamA, Types: []string{"audit"}},
+	}
+	reordered := []LiveConnection{
+		{ID: "2", SinkID: idTeamA, Types: []string{"audit"}},
+		{ID: "1", SinkID: idHub, Types: []string{"metrics", "logs"}},
+	}
+	drifted := []LiveConnection{
+		{ID: "1", SinkID: idHub, Types: []string{"logs"}},
+		{ID: "2", SinkID: idTeamA, Types: []string{"audit"}},
+	}
+	assert.Equal(t, Fingerprint(a), Fingerprint(reordered))
+	assert.NotEqual(t, Fingerprint(a), Fingerprint(drifted))
+	assert.NotEqual(t, Fingerprint(a), Fingerprint(a[:1]))
+	assert.NotEqual(t, Fingerprint(nil), Fingerprint(a))
+}
+
+// TestRenderGolden pins the text and JSON forms of the mixed plan.
+func TestRenderGolden(t *testing.T) {
+	t.Parallel()
+	p := Diff(mixedManifest(), mixedState())
+	noChanges := Diff(mixedManifest(), State{Orgs: map[string][]LiveConnection{"team-b": {
+		{ID: "c-b-hub", SourceID: idTeamB, SinkID: idHub, Types: []string{"logs"}},
+		{ID: "c-b-o", SourceID: idTeamB, SinkID: idOther, Types: []string{"audit"}},
+	}}})
+	tests := []struct {
+		name   string
+		golden string
+		render func(*bytes.Buffer) error
+	}{
+		{"text", "mixed.plan.golden", func(b *bytes.Buffer) error { return RenderText(b, p, RenderOptions{}) }},
+		{"text color", "mixed.plan.color.golden", func(b *bytes.Buffer) error { return RenderText(b, p, RenderOptions{Color: true}) }},
+		{"json", "mixed.plan.golden.json", func(b *bytes.Buffer) error { return WriteJSON(b, p) }},
+		{"no changes", "nochanges.plan.golden", func(b *bytes.Buffer) error { return RenderText(b, noChanges, RenderOptions{}) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var b bytes.Buffer
+			require.NoError(t, tt.render(&b))
+			checkGolden(t, filepath.Join("testdata", "plans", tt.golden), b.Bytes())
+		})
+	}
+}
+
+func TestPlanJSONRoundTrip(t *testing.T) {
+	t.Parallel()
+	p := Diff(mixedManifest(), mixedState())
+	var b bytes.Buffer
+	require.NoError(t, WriteJSON(&b, p))
+	back, err := ReadJSON(&b)
+	require.NoError(t, err)
+	assert.Equal(t, p, back)
+}
+
+func TestReadJSONRejects(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ name, in, wantErr string }{
+		{"not json", "{", "read plan"},
+		{"future version", `{"format_version": 2}`, "format_version 2 is not supported"},
+		{"unknown action", `{"format_version":1,"changes":[{"action":"explode","source_org":{"label":"a","id":"x"},"sink_org":{"label":null,"id":"y"}}]}`, `unknown action "explode"`},
+		{"unknown org", `{"format_version":1,"changes":[{"action":"create","source_org":{"label":"a","id":"x"},"sink_org":{"label":null,"id":"y"},"after":["logs"]}]}`, `source org "a" is not among`},
+		{"update without id", `{"format_version":1,"orgs":[{"label":"a","id":"x"}],"live_state":{"a":"sha256:0"},"changes":[{"action":"update","source_org":{"label":"a","id":"x"},"sink_org":{"label":null,"id":"y"},"connection_id":null,"after":["logs"]}]}`, "update needs a connection_id"},
+		{"missing fingerprint", `{"format_version":1,"orgs":[{"label":"a","id":"x"}],"changes":[]}`, "no live_state fingerprint"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := ReadJSON(bytes.NewBufferString(tt.in))
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.wantErr)
+		})
+	}
+}
+
+// checkGolden compares got with the golden file, or rewrites it with -update.
+func checkGolden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+		require.NoError(t, os.WriteFile(path, got, 0o644))
+		return
+	}
+	want, err := os.ReadFile(path)
+	require.NoError(t, err, "missing golden file; run go test -update")
+	assert.Equal(t, string(want), string(got), "output differs from %s; run go test -update and review the diff", path)
+}

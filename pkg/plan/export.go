@@ -1,0 +1,107 @@
+package plan
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Export writes a manifest that declares exactly the live outgoing
+// connections in live, so that planning it against the same live state finds
+// no changes. Orgs keep their labels, sites, key env var names and prune
+// flags from m; sinks the manifest does not know are written as raw UUIDs.
+// Only the orgs of m that a source in live or a sink needs are written.
+func Export(m *Manifest, live State, schemaRef string) ([]byte, error) {
+	labelByID := make(map[string]string, len(m.Orgs))
+	for _, o := range m.Orgs {
+		labelByID[strings.ToLower(o.ID)] = o.Label
+	}
+	needed := make(map[string]bool)
+	type conn struct {
+		from, to string
+		types    []string
+	}
+	var conns []conn
+	for _, o := range m.Orgs {
+		lcs, ok := live.Orgs[o.Label]
+		if !ok {
+			continue
+		}
+		needed[o.Label] = true
+		for _, lc := range lcs {
+			if !strings.EqualFold(lc.SourceID, o.ID) && lc.SourceID != "" {
+				continue
+			}
+			to := strings.ToLower(lc.SinkID)
+			if l, ok := labelByID[to]; ok {
+				to = l
+				needed[l] = true
+			}
+			conns = append(conns, conn{o.Label, to, normalizeTypes(lc.Types)})
+		}
+	}
+	slices.SortFunc(conns, func(a, b conn) int {
+		if c := strings.Compare(a.from, b.from); c != 0 {
+			return c
+		}
+		return strings.Compare(a.to, b.to)
+	})
+
+	str := func(v string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: v} }
+	root := &yaml.Node{Kind: yaml.MappingNode}
+	root.Content = append(root.Content, str("version"), &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: "1"})
+	orgs := &yaml.Node{Kind: yaml.MappingNode}
+	for _, o := range m.Orgs {
+		if !needed[o.Label] {
+			continue
+		}
+		org := &yaml.Node{Kind: yaml.MappingNode}
+		org.Content = append(org.Content, str("id"), str(o.ID))
+		if o.Site != "" && o.Site != DefaultSite {
+			org.Content = append(org.Content, str("site"), str(o.Site))
+		}
+		if o.APIKeyEnv != "" && o.APIKeyEnv != DefaultAPIKeyEnv {
+			org.Content = append(org.Content, str("api_key_env"), str(o.APIKeyEnv))
+		}
+		if o.AppKeyEnv != "" && o.AppKeyEnv != DefaultAppKeyEnv {
+			org.Content = append(org.Content, str("app_key_env"), str(o.AppKeyEnv))
+		}
+		if o.Prune {
+			org.Content = append(org.Content, str("prune"), &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: "true"})
+		}
+		orgs.Content = append(orgs.Content, str(o.Label), org)
+	}
+	root.Content = append(root.Content, str("orgs"), orgs)
+	list := &yaml.Node{Kind: yaml.SequenceNode}
+	for _, c := range conns {
+		types := &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle}
+		for _, t := range c.types {
+			types.Content = append(types.Content, str(t))
+		}
+		item := &yaml.Node{Kind: yaml.MappingNode}
+		item.Content = append(item.Content, str("from"), str(c.from), str("to"), str(c.to), str("types"), types)
+		list.Content = append(list.Content, item)
+	}
+	if len(conns) == 0 {
+		list.Style = yaml.FlowStyle
+	}
+	root.Content = append(root.Content, str("connections"), list)
+
+	var b bytes.Buffer
+	if schemaRef != "" {
+		fmt.Fprintf(&b, "# yaml-language-server: $schema=%s\n", schemaRef)
+	}
+	b.WriteString("# Exported by orgsync from live state.\n")
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(&yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{root}}); err != nil {
+		return nil, fmt.Errorf("encode manifest: %w", err)
+	}
+	if err := enc.Close(); err != nil {
+		return nil, fmt.Errorf("encode manifest: %w", err)
+	}
+	return b.Bytes(), nil
+}

@@ -1,0 +1,414 @@
+package plan
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
+)
+
+const manifestsDir = "testdata/manifests"
+
+// loadErrors returns the lines Load prints for paths, one per problem, or ""
+// for a valid manifest.
+func loadErrors(t *testing.T, paths ...string) string {
+	t.Helper()
+	_, err := Load(paths)
+	if err == nil {
+		return ""
+	}
+	var ves *ValidationErrors
+	require.ErrorAs(t, err, &ves, "Load must return *ValidationErrors: %v", err)
+	return err.Error() + "\n"
+}
+
+// TestLoadGolden loads each directory of testdata/manifests and compares the
+// problems with its errors.golden (empty for a valid manifest). Run
+// go test -update to rewrite them, and review the diff.
+func TestLoadGolden(t *testing.T) {
+	t.Parallel()
+	dirs, err := os.ReadDir(manifestsDir)
+	require.NoError(t, err)
+	for _, d := range dirs {
+		if !d.IsDir() {
+			continue
+		}
+		t.Run(d.Name(), func(t *testing.T) {
+			t.Parallel()
+			dir := filepath.Join(manifestsDir, d.Name())
+			got := loadErrors(t, dir)
+			golden := filepath.Join(dir, "errors.golden")
+			if *update {
+				require.NoError(t, os.WriteFile(golden, []byte(got), 0o644))
+				return
+			}
+			want, err := os.ReadFile(golden)
+			require.NoError(t, err, "missing golden file; run go test -update")
+			assert.Equal(t, string(want), got, "problems differ from %s; run go test -update and review the diff", golden)
+			if strings.HasPrefix(d.Name(), "ok-") {
+				assert.Empty(t, got, "an ok- case must load")
+			} else {
+				assert.NotEmpty(t, got, "a case that is not ok- must fail")
+			}
+		})
+	}
+}
+
+func TestLoadValid(t *testing.T) {
+	t.Parallel()
+	const (
+		hub   = "83999dcd-7f97-11f0-8de1-1ecf66f1aa85"
+		teamA = "4dee724d-00cc-11ea-a77b-570c9d03c6c5"
+		teamB = "11111111-1111-4111-8111-111111111111"
+		teamC = "22222222-2222-4222-8222-222222222222"
+		raw   = "0f1e2d3c-4b5a-4968-8776-655443322110"
+	)
+	pos := func(file string, line, col int) Position {
+		return Position{File: filepath.Join(manifestsDir, file), Line: line, Column: col}
+	}
+	tests := []struct {
+		name  string
+		paths []string
+		want  *Manifest
+	}{
+		{
+			name:  "contract example",
+			paths: []string{"ok-contract/manifest.yaml"},
+			want: &Manifest{
+				Orgs: []Org{
+					{Label: "hub", ID: hub, Site: "datadoghq.com", APIKeyEnv: "DD_API_KEY", AppKeyEnv: "DD_APP_KEY", Pos: pos("ok-contract/manifest.yaml", 7, 3)},
+					{Label: "team-a", ID: teamA, Site: "datadoghq.eu", APIKeyEnv: "DD_API_KEY_TEAM_A", AppKeyEnv: "DD_APP_KEY_TEAM_A", Prune: true, Pos: pos("ok-contract/manifest.yaml", 9, 3)},
+				},
+				Connections: []Connection{
+					{SourceLabel: "team-a", SinkLabel: "hub", SinkID: hub, Types: []string{"logs", "metrics"}, Pos: pos("ok-contract/manifest.yaml", 16, 5)},
+				},
+			},
+		},
+		{
+			name:  "directory of files, fan-in, fan-out, raw sink, defaults",
+			paths: []string{"ok-multi"},
+			want: &Manifest{
+				Orgs: []Org{
+					{Label: "hub", ID: hub, Site: "http://127.0.0.1:8080", APIKeyEnv: "DD_API_KEY", AppKeyEnv: "DD_APP_KEY", Pos: pos("ok-multi/10-orgs.yaml", 6, 3)},
+					{Label: "team-a", ID: teamA, Site: "us3.datadoghq.com", APIKeyEnv: "DD_API_KEY", AppKeyEnv: "DD_APP_KEY", Pos: pos("ok-multi/10-orgs.yaml", 9, 3)},
+					{Label: "team-b", ID: teamB, Site: "https://proxy.example.com/datadog/", APIKeyEnv: "DD_API_KEY", AppKeyEnv: "DD_APP_KEY", Pos: pos("ok-multi/10-orgs.yaml", 11, 3)},
+					{Label: "team.c", ID: teamC, Site: "http://[::1]:9000", APIKeyEnv: "DD_API_KEY", AppKeyEnv: "DD_APP_KEY", Pos: pos("ok-multi/20-connections.yml", 3, 3)},
+				},
+				Connections: []Connection{
+					{SourceLabel: "team-a", SinkLabel: "", SinkID: raw, Types: []string{"audit"}, Pos: pos("ok-multi/20-connections.yml", 10, 18)},
+					{SourceLabel: "team-a", SinkLabel: "hub", SinkID: hub, Types: []string{"logs", "metrics"}, Pos: pos("ok-multi/20-connections.yml", 7, 12)},
+					{SourceLabel: "team-a", SinkLabel: "team.c", SinkID: teamC, Types: []string{"audit"}, Pos: pos("ok-multi/20-connections.yml", 10, 10)},
+					{SourceLabel: "team-b", SinkLabel: "hub", SinkID: hub, Types: []string{"logs", "metrics"}, Pos: pos("ok-multi/20-connections.yml", 7, 20)},
+				},
+			},
+		},
+		{
+			name: "the same file twice is read once",
+			paths: []string{
+				"ok-contract/manifest.yaml",
+				"./ok-contract/../ok-contract/manifest.yaml",
+				"ok-contract",
+			},
+		},
+		{
+			name:  "quoted labels",
+			paths: []string{"ok-quoted-labels"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			paths := make([]string, len(tt.paths))
+			for i, p := range tt.paths {
+				paths[i] = filepath.Join(manifestsDir, p)
+			}
+			m, err := Load(paths)
+			require.NoError(t, err)
+			if tt.want != nil {
+				assert.Equal(t, tt.want, m)
+			}
+		})
+	}
+}
+
+func TestLoadErrorsAreValidationErrors(t *testing.T) {
+	t.Parallel()
+	_, err := Load([]string{filepath.Join(manifestsDir, "multi-file-conflicts")})
+	require.Error(t, err)
+	var ves *ValidationErrors
+	require.ErrorAs(t, err, &ves)
+	var ve *ValidationError
+	require.ErrorAs(t, err, &ve, "errors.As reaches each problem through Unwrap() []error")
+	assert.Equal(t, filepath.Join(manifestsDir, "multi-file-conflicts", "b.yaml"), ve.File)
+	assert.Equal(t, []string{"org hub is declared twice (first at testdata/manifests/multi-file-conflicts/a.yaml:5:3)"}, msgsAt(ves, "orgs.hub"))
+
+	_, err = Load(nil)
+	assert.EqualError(t, err, "no manifest files given")
+}
+
+func msgsAt(ves *ValidationErrors, fieldPath string) []string {
+	var msgs []string
+	for _, e := range ves.Errors {
+		if e.Path == fieldPath {
+			msgs = append(msgs, e.Msg)
+		}
+	}
+	return msgs
+}
+
+func TestLoadPaths(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "missing.yaml")
+	empty := filepath.Join(dir, "empty")
+	require.NoError(t, os.Mkdir(empty, 0o755))
+	got := loadErrors(t, missing, empty)
+	assert.Equal(t, missing+":1:1: cannot read: no such file or directory\n"+
+		empty+":1:1: directory holds no *.yaml or *.yml files\n", got)
+}
+
+// TestLoadLimits feeds Load hostile input and checks that it fails fast with
+// the expected problem.
+func TestLoadLimits(t *testing.T) {
+	t.Parallel()
+	const head = "version: 1\norgs:\n  hub:\n    id: 83999dcd-7f97-11f0-8de1-1ecf66f1aa85\n"
+	manyErrors := head + "connections:\n" + strings.Repeat("  - 1\n", 2000)
+	fanIn := make([]string, 400)
+	for i := range fanIn {
+		fanIn[i] = fmt.Sprintf("o%d", i)
+	}
+	var orgs strings.Builder
+	for i := range fanIn {
+		fmt.Fprintf(&orgs, "  o%d: {id: 00000000-0000-4000-8000-%012d}\n", i, i)
+	}
+	list := "[" + strings.Join(fanIn, ", ") + "]"
+	tests := []struct {
+		name, data string
+		want       string // one of the lines, after "FILE:"
+		lines      int    // how many lines, if not 1
+	}{
+		{"file size", strings.Repeat("#", maxFileSize+1), "1:1: file is larger than 32 MiB", 1},
+		{"flow depth", "a: " + strings.Repeat("[", 100000), "1:68: nesting is deeper than 64 levels", 1},
+		{"flow depth in maps", strings.Repeat("{a: ", 100000), "1:257: nesting is deeper than 64 levels", 1},
+		{"block depth", "version: 1\norgs:\n" + strings.Repeat("- ", 5000) + "a\n", "3:127: orgs" + strings.Repeat("[0]", 63) + ": nesting is deeper than 64 levels", 2},
+		{"node count", "[" + strings.Repeat("a,", 600000) + "]", "1:1000001: file has more than 500000 YAML nodes; split the manifest into several files", 1},
+		{"node count behind a quote", "a: b \"c\nd: [" + strings.Repeat("a\\,", 600000) + "]\n", "2:1499995: file has more than 500000 YAML nodes; split the manifest into several files", 1},
+		{"node count in lines", strings.Repeat("- a\n", 300000), "250001:1: file has more than 500000 YAML nodes; split the manifest into several files", 1},
+		{"scalar length", head + "connections: [{from: hub, to: \"" + strings.Repeat("x", maxScalar+1) + "\"}]\n", "5:31: connections[0].to: value is longer than 65536 bytes", 1},
+		{"alias bomb", "version: 1\norgs: {}\na: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n", "4:8: b[0]: aliases are not allowed in a manifest; write the value out", 25},
+		{"too many errors", manyErrors, "6:5: connections[0]: expected a mapping, got the number 1", maxErrors + 1},
+		{"too many connections", head + orgs.String() + "connections:\n  - {from: " + list + ", to: " + list + ", types: [logs]}\n", "406:5: connections[0]: the manifest declares more than 100000 connections", 1},
+		{"chunk size", head + "connections:\n  - {from: [" + strings.Repeat("hub, ", maxChunkNodes) + "], to: hub}\n", "6:5: connections[0]: too big: more than 10000 YAML nodes", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			name := filepath.Join(t.TempDir(), "m.yaml")
+			require.NoError(t, os.WriteFile(name, []byte(tt.data), 0o644))
+			start := time.Now()
+			_, err := Load([]string{name})
+			assert.Less(t, time.Since(start), 5*time.Second)
+			var ves *ValidationErrors
+			require.ErrorAs(t, err, &ves)
+			require.NotEmpty(t, ves.Errors)
+			assert.Contains(t, strings.Split(err.Error(), "\n"), name+":"+tt.want)
+			assert.Len(t, ves.Errors, tt.lines, "%v", err)
+			if tt.lines > maxErrors {
+				assert.Equal(t, "too many errors; stopped after 1000", ves.Errors[maxErrors].Msg)
+			}
+		})
+	}
+}
+
+func TestSiteProblem(t *testing.T) {
+	t.Parallel()
+	ok := []string{"datadoghq.com", "us2.ddog-gov.com", "https://x.example", "HTTPS://x.example/api/", "http://127.0.0.1", "http://127.255.0.1:1", "http://[::1]", "http://LOCALHOST:80", "http://[::ffff:127.0.0.1]"}
+	for _, s := range ok {
+		assert.Empty(t, siteProblem(s), s)
+	}
+	bad := map[string]string{
+		"datadoghq.co":                   `"datadoghq.co" is neither a Datadog site nor an https:// URL (did you mean datadoghq.com?)`,
+		"https://user:secret@x.example":  "a site URL must not hold credentials; keys go in environment variables",
+		"http://localhost.evil.example":  `"http://localhost.evil.example" uses http:// on a host that is not loopback; use https://, or http:// only on 127.0.0.0/8, ::1 or localhost`,
+		"http://[::ffff:10.0.0.1]":       `"http://[::ffff:10.0.0.1]" uses http:// on a host that is not loopback; use https://, or http:// only on 127.0.0.0/8, ::1 or localhost`,
+		"https://x.example/#frag":        `"https://x.example/#frag" must not have a query or a fragment`,
+		"https://:443":                   `"https://:443" has no host`,
+		"file:///etc/passwd":             `"file:///etc/passwd" has no host`,
+		"ws://x.example":                 `"ws://x.example" is not an https:// URL`,
+		"https://x.example:port":         "not a valid URL",
+		"0123456789abcdef0123456789abcd": `"0123456789abcdef0123456789abcd" is neither a Datadog site nor an https:// URL (sites: datadoghq.com, us3.datadoghq.com, us5.datadoghq.com, datadoghq.eu, ap1.datadoghq.com, ap2.datadoghq.com, uk1.datadoghq.com, ddog-gov.com, us2.ddog-gov.com)`,
+	}
+	for s, want := range bad {
+		assert.Equal(t, want, siteProblem(s), s)
+	}
+}
+
+func TestKeyLike(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"api_key", "app_key", "apikey", "APIKey", "application_key", "key", "dd-api-key", "token", "client_secret", "password", "api_key_value"} {
+		assert.True(t, keyLike(name), name)
+	}
+	for _, name := range []string{"api_key_env", "app_key_env", "apikey_env", "site", "id", "prune", "monkey_business_env"} {
+		assert.False(t, keyLike(name), name)
+	}
+	assert.True(t, looksLikeKey("0123456789abcdef0123456789abcdef"))
+	assert.False(t, looksLikeKey("DD_API_KEY_TEAM_A_0123456789abcdef"))
+	assert.False(t, looksLikeKey("83999dcd-7f97-11f0-8de1-1ecf66f1aa85"))
+}
+
+// TestSchemaParts checks that the parts of the schema that validateSchema
+// uses one by one exist, and that the fields the messages list are right.
+func TestSchemaParts(t *testing.T) {
+	t.Parallel()
+	cs, err := loadSchema()
+	require.NoError(t, err)
+	assert.Equal(t, []string{"connections", "defaults", "orgs", "version"}, schemaFields(cs.root))
+	assert.Equal(t, []string{"connection_types", "site"}, schemaFields(cs.defaults))
+	assert.Equal(t, []string{"api_key_env", "app_key_env", "id", "prune", "site"}, schemaFields(cs.org))
+	assert.Equal(t, []string{"from", "to", "types"}, schemaFields(cs.connection))
+	assert.Equal(t, []string{"version"}, schemaRequired(cs.root))
+	assert.Equal(t, []string{"id"}, schemaRequired(cs.org))
+	assert.Equal(t, []string{"from", "to"}, schemaRequired(cs.connection))
+	// The root schema wires the parts in: a whole manifest validates in one go.
+	require.NoError(t, cs.root.Validate(map[string]any{
+		"version": 1,
+		"orgs":    map[string]any{"hub": map[string]any{"id": "83999dcd-7f97-11f0-8de1-1ecf66f1aa85"}},
+		"connections": []any{
+			map[string]any{"from": "hub", "to": []any{"0f1e2d3c-4b5a-4968-8776-655443322110"}, "types": []any{"logs"}},
+		},
+	}))
+	assert.Error(t, cs.root.Validate(map[string]any{"version": 1, "orgs": map[string]any{"bad label": map[string]any{"id": "x"}}}))
+}
+
+// FuzzLoadManifest checks that Load never panics and that every problem it
+// reports is a positioned *ValidationError. The seed corpus is every
+// manifest file under testdata/manifests.
+func FuzzLoadManifest(f *testing.F) {
+	seeds, err := filepath.Glob(filepath.Join(manifestsDir, "*", "*.y*ml"))
+	require.NoError(f, err)
+	for _, s := range seeds {
+		if fi, err := os.Stat(s); err != nil || fi.IsDir() {
+			continue
+		}
+		data, err := os.ReadFile(s)
+		require.NoError(f, err)
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		name := filepath.Join(t.TempDir(), "fuzz.yaml")
+		require.NoError(t, os.WriteFile(name, data, 0o644))
+		m, err := Load([]string{name})
+		if err == nil {
+			require.NotNil(t, m)
+			return
+		}
+		var ves *ValidationErrors
+		require.ErrorAs(t, err, &ves, "%v", err)
+		require.NotEmpty(t, ves.Errors)
+		for _, e := range ves.Unwrap() {
+			var ve *ValidationError
+			require.ErrorAs(t, e, &ve)
+			require.Equal(t, name, ve.File)
+			require.GreaterOrEqual(t, ve.Line, 1)
+			require.GreaterOrEqual(t, ve.Column, 1)
+			require.NotEmpty(t, ve.Msg)
+		}
+	})
+}
+
+// BenchmarkLoadManifest loads a generated manifest of 1,000 orgs and 10,000
+// connections (target: < 1 s and < 300 MB per load).
+func BenchmarkLoadManifest(b *testing.B) {
+	name := filepath.Join(b.TempDir(), "big.yaml")
+	require.NoError(b, os.WriteFile(name, bigManifest(1000, 10000), 0o644))
+	b.ReportAllocs()
+	var peak uint64
+	for b.Loop() {
+		m, err := Load([]string{name})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(m.Connections) != 10000 {
+			b.Fatalf("got %d connections", len(m.Connections))
+		}
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		peak = max(peak, ms.HeapInuse)
+	}
+	b.ReportMetric(float64(peak)/(1<<20), "heap-MiB")
+}
+
+// bigManifest writes orgs orgs and conns connections, each org sending to
+// the next conns/orgs orgs, half of the connections through types defaults.
+func bigManifest(orgs, conns int) []byte {
+	var s strings.Builder
+	s.WriteString("version: 1\ndefaults:\n  connection_types: [logs]\norgs:\n")
+	for i := range orgs {
+		fmt.Fprintf(&s, "  org-%04d:\n    id: %08x-0000-4000-8000-%012x\n", i, i, i)
+		if i%3 == 0 {
+			fmt.Fprintf(&s, "    site: datadoghq.eu\n    api_key_env: DD_API_KEY_%04d\n    app_key_env: DD_APP_KEY_%04d\n    prune: true\n", i, i)
+		}
+	}
+	s.WriteString("connections:\n")
+	per := conns / orgs
+	for i := range conns {
+		src, dst := i/per, (i/per+1+i%per)%orgs
+		fmt.Fprintf(&s, "  - from: org-%04d\n    to: org-%04d\n", src, dst)
+		if i%2 == 0 {
+			s.WriteString("    types: [metrics, logs]\n")
+		}
+	}
+	return []byte(s.String())
+}
+
+func TestClosest(t *testing.T) {
+	t.Parallel()
+	schemaFields := []string{"api_key_env", "app_key_env", "id", "prune", "site"}
+	for in, want := range map[string]string{
+		"prnue": "prune", "Site": "site", "sites": "site", "k1": "", "ID": "id", "idd": "id", "api_key_nev": "api_key_env", "color": "",
+		"app_kye_env": "app_key_env",
+	} {
+		assert.Equal(t, want, closest(in, schemaFields), in)
+	}
+	assert.Equal(t, 1, editDistance("hbu", "hub", 3))
+	assert.Equal(t, 3, editDistance("kitten", "sitting", 5))
+	assert.Equal(t, 2, editDistance("kitten", "sitting", 2))
+	assert.Equal(t, 0, editDistance("", "", 2))
+}
+
+// TestYAMLDoesNotExpandAliases pins the yaml.v3 behaviour that makes alias
+// bombs harmless: decoding into a yaml.Node keeps each alias as one node.
+func TestYAMLDoesNotExpandAliases(t *testing.T) {
+	t.Parallel()
+	bomb := "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+	for c := 'b'; c <= 'j'; c++ {
+		prev := string(c - 1)
+		bomb += fmt.Sprintf("%c: &%c [%s]\n", c, c, strings.TrimSuffix(strings.Repeat("*"+prev+", ", 10), ", "))
+	}
+	root, problems := parseYAML([]byte(bomb)) // 10^10 strings if expanded
+	require.Empty(t, problems)
+	var count func(n *yaml.Node) int
+	count = func(n *yaml.Node) int {
+		c := 1
+		for _, k := range n.Content {
+			c += count(k)
+		}
+		return c
+	}
+	assert.Less(t, count(root), 200)
+}
+
+func TestPathString(t *testing.T) {
+	t.Parallel()
+	p := fieldPath{}.key("orgs").key("team.a").key("site")
+	assert.Equal(t, `orgs["team.a"].site`, p.String())
+	assert.Equal(t, "connections[2].to[1]", fieldPath{}.key("connections").index(2).key("to").index(1).String())
+	assert.Equal(t, `orgs.hub[(a value that looks like a key, not shown)]`, fieldPath{}.key("orgs").key("hub").key("0123456789abcdef0123456789abcdef").String())
+}

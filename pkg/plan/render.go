@@ -1,0 +1,117 @@
+package plan
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// RenderOptions control how a plan is printed for people.
+type RenderOptions struct {
+	Color bool // ANSI colors; the caller decides (TTY, NO_COLOR, --no-color)
+}
+
+const (
+	ansiReset  = "\x1b[0m"
+	ansiGreen  = "\x1b[32m"
+	ansiYellow = "\x1b[33m"
+	ansiRed    = "\x1b[31m"
+	ansiDim    = "\x1b[2m"
+	ansiBold   = "\x1b[1m"
+)
+
+// symbols are the Terraform-like markers of each action.
+var symbols = map[Action]string{Create: "+", Update: "~", Delete: "-", Unmanaged: "?", Noop: " "}
+
+var colors = map[Action]string{Create: ansiGreen, Update: ansiYellow, Delete: ansiRed, Unmanaged: ansiDim}
+
+// RenderText writes the plan as text for a person to review: one line per
+// pending change, the unmanaged connections as notes, and a summary line.
+// Unchanged connections are counted, not listed, as Terraform does.
+func RenderText(w io.Writer, p *Plan, opt RenderOptions) error {
+	paint := func(code, s string) string {
+		if !opt.Color || code == "" {
+			return s
+		}
+		return code + s + ansiReset
+	}
+	var b strings.Builder
+	pending := p.Pending()
+	if len(pending) == 0 {
+		b.WriteString(paint(ansiBold, "No changes.") + " Live org connections match the manifest.\n")
+	} else {
+		b.WriteString("orgsync will perform the following actions:\n\n")
+		for _, c := range pending {
+			b.WriteString(paint(colors[c.Action], fmt.Sprintf("  %s %-6s %s -> %s", symbols[c.Action], c.Action, c.SourceOrg.Label, c.SinkName())))
+			switch c.Action {
+			case Create:
+				fmt.Fprintf(&b, " %s\n", formatTypes(c.After))
+			case Update:
+				fmt.Fprintf(&b, " %s -> %s (id %s)\n", formatTypes(c.Before), formatTypes(c.After), c.ConnectionID)
+			case Delete:
+				fmt.Fprintf(&b, " %s (id %s)\n", formatTypes(c.Before), c.ConnectionID)
+			}
+		}
+	}
+	var unmanaged []Change
+	for _, c := range p.Changes {
+		if c.Action == Unmanaged {
+			unmanaged = append(unmanaged, c)
+		}
+	}
+	if len(unmanaged) > 0 {
+		b.WriteString("\nNot in the manifest (left as they are; set prune: true on the source org to delete them):\n")
+		for _, c := range unmanaged {
+			b.WriteString(paint(colors[Unmanaged], fmt.Sprintf("  %s %s -> %s %s (id %s)", symbols[Unmanaged], c.SourceOrg.Label, c.SinkName(), formatTypes(c.Before), c.ConnectionID)) + "\n")
+		}
+	}
+	s := p.Summary
+	fmt.Fprintf(&b, "\n%s %d to create, %d to update, %d to delete, %d unchanged, %d unmanaged.\n",
+		paint(ansiBold, "Plan:"), s.Create, s.Update, s.Delete, s.Noop, s.Unmanaged)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func formatTypes(types []string) string { return "[" + strings.Join(types, ", ") + "]" }
+
+// WriteJSON writes the plan JSON of the contract, indented, with a final
+// newline.
+func WriteJSON(w io.Writer, p *Plan) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(p)
+}
+
+// ReadJSON reads a saved plan and checks that this orgsync can apply it.
+func ReadJSON(r io.Reader) (*Plan, error) {
+	dec := json.NewDecoder(r)
+	var p Plan
+	if err := dec.Decode(&p); err != nil {
+		return nil, fmt.Errorf("read plan: %w", err)
+	}
+	if p.FormatVersion != FormatVersion {
+		return nil, fmt.Errorf("read plan: format_version %d is not supported (want %d)", p.FormatVersion, FormatVersion)
+	}
+	for i, c := range p.Changes {
+		if _, ok := actionOrder[c.Action]; !ok {
+			return nil, fmt.Errorf("read plan: change %d: unknown action %q", i, c.Action)
+		}
+		if _, ok := p.Org(c.SourceOrg.Label); !ok {
+			return nil, fmt.Errorf("read plan: change %d: source org %q is not among the plan's orgs", i, c.SourceOrg.Label)
+		}
+		if (c.Action == Update || c.Action == Delete) && c.ConnectionID == "" {
+			return nil, fmt.Errorf("read plan: change %d: %s needs a connection_id", i, c.Action)
+		}
+		if (c.Action == Create || c.Action == Update) && len(c.After) == 0 {
+			return nil, fmt.Errorf("read plan: change %d: %s needs after types", i, c.Action)
+		}
+	}
+	for _, o := range p.Orgs {
+		if _, ok := p.LiveState[o.Label]; !ok {
+			return nil, fmt.Errorf("read plan: org %s has no live_state fingerprint", o.Label)
+		}
+	}
+	p.Summary = summarize(p.Changes)
+	return &p, nil
+}

@@ -1,0 +1,57 @@
+package plan
+
+import (
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"strings"
+)
+
+// Selection narrows the source orgs of a run.
+type Selection struct {
+	Labels     []string // --org: only these (empty = all)
+	ShardIndex int      // --shard i/n: 1-based i; 0 = no sharding
+	ShardCount int
+}
+
+// Select returns the orgs of candidates that sel keeps. A label that names
+// no org of the manifest is an error; so is a label that is not among the
+// candidates, unless anyOrg allows every org of m (export reads any org).
+func Select(m *Manifest, candidates []Org, sel Selection, anyOrg bool) ([]Org, error) {
+	pool := candidates
+	if len(sel.Labels) > 0 {
+		pool = nil
+		for _, l := range sel.Labels {
+			o, ok := m.Org(l)
+			if !ok {
+				return nil, fmt.Errorf("--org %s: no org with that label in the manifest", l)
+			}
+			if !anyOrg && !slices.ContainsFunc(candidates, func(c Org) bool { return c.Label == l }) {
+				return nil, fmt.Errorf("--org %s: not a source org (no connection from it, and no prune)", l)
+			}
+			if !slices.ContainsFunc(pool, func(c Org) bool { return c.Label == l }) {
+				pool = append(pool, o)
+			}
+		}
+		slices.SortFunc(pool, func(a, b Org) int { return strings.Compare(a.Label, b.Label) })
+	}
+	if sel.ShardCount <= 1 {
+		return pool, nil
+	}
+	var out []Org
+	for _, o := range pool {
+		if ShardOf(o.ID, sel.ShardCount) == sel.ShardIndex {
+			out = append(out, o)
+		}
+	}
+	return out, nil
+}
+
+// ShardOf returns the 1-based shard of n that an org belongs to. It hashes
+// the org's id, so the split does not move when other orgs are added to or
+// removed from the manifest.
+func ShardOf(orgID string, n int) int {
+	h := fnv.New32a()
+	h.Write([]byte(strings.ToLower(orgID)))
+	return int(h.Sum32()%uint32(n)) + 1
+}

@@ -1,0 +1,76 @@
+package plan
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestSelect(t *testing.T) {
+	t.Parallel()
+	m := mixedManifest()
+	sources := SourceOrgs(m)
+	labels := func(orgs []Org) []string {
+		var out []string
+		for _, o := range orgs {
+			out = append(out, o.Label)
+		}
+		return out
+	}
+	require.Equal(t, []string{"team-a", "team-b", "team-c"}, labels(sources))
+	tests := []struct {
+		name    string
+		sel     Selection
+		anyOrg  bool
+		want    []string
+		wantErr string
+	}{
+		{name: "all", want: []string{"team-a", "team-b", "team-c"}},
+		{name: "one org", sel: Selection{Labels: []string{"team-b"}}, want: []string{"team-b"}},
+		{name: "repeated and unsorted", sel: Selection{Labels: []string{"team-c", "team-a", "team-c"}}, want: []string{"team-a", "team-c"}},
+		{name: "unknown label", sel: Selection{Labels: []string{"nope"}}, wantErr: "--org nope: no org with that label"},
+		{name: "not a source", sel: Selection{Labels: []string{"hub"}}, wantErr: "--org hub: not a source org"},
+		{name: "any org for export", sel: Selection{Labels: []string{"hub"}}, anyOrg: true, want: []string{"hub"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := Select(m, sources, tt.sel, tt.anyOrg)
+			if tt.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, labels(got))
+		})
+	}
+}
+
+func TestShardsPartitionTheOrgs(t *testing.T) {
+	t.Parallel()
+	m := &Manifest{}
+	for i := range 1000 {
+		m.Orgs = append(m.Orgs, Org{Label: fmt.Sprintf("org-%04d", i), ID: fmt.Sprintf("%08x-0000-4000-8000-000000000000", i*7919), Prune: true})
+	}
+	seen := make(map[string]int)
+	for i := 1; i <= 4; i++ {
+		got, err := Select(m, m.Orgs, Selection{ShardIndex: i, ShardCount: 4}, false)
+		require.NoError(t, err)
+		// A fair split: each shard holds about a quarter.
+		assert.InDelta(t, 250, len(got), 50, "shard %d", i)
+		for _, o := range got {
+			seen[o.Label]++
+		}
+	}
+	assert.Len(t, seen, 1000, "every org is in a shard")
+	for l, n := range seen {
+		assert.Equal(t, 1, n, "org %s is in %d shards", l, n)
+	}
+	// Stable: removing other orgs does not move an org to another shard.
+	got, err := Select(&Manifest{Orgs: m.Orgs[:20]}, m.Orgs[:20], Selection{ShardIndex: ShardOf(m.Orgs[10].ID, 4), ShardCount: 4}, false)
+	require.NoError(t, err)
+	assert.Contains(t, got, m.Orgs[10])
+}

@@ -1,0 +1,143 @@
+package plan
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// LiveConnection is one outgoing connection of a source org as the API
+// reports it.
+type LiveConnection struct {
+	ID       string
+	SourceID string
+	SinkID   string
+	Types    []string
+}
+
+// State is the live outgoing connections of the source orgs in scope, keyed
+// by org label. An org missing from Orgs was not read, and Diff leaves it out.
+type State struct {
+	Orgs map[string][]LiveConnection
+}
+
+// Reader reads live state for one org. It is implemented on top of the API
+// client by the caller, and by hand-written fakes in tests.
+type Reader interface {
+	// CurrentOrg returns the UUID of the org that org's keys belong to.
+	CurrentOrg(ctx context.Context, org Org) (string, error)
+	// ListConnections returns every connection the org takes part in;
+	// ReadState keeps only those whose source is the org.
+	ListConnections(ctx context.Context, org Org) ([]LiveConnection, error)
+}
+
+// OrgError is a failure to read or verify one source org.
+type OrgError struct {
+	Org Org
+	Err error
+}
+
+func (e *OrgError) Error() string { return fmt.Sprintf("org %s: %v", e.Org.Label, e.Err) }
+func (e *OrgError) Unwrap() error { return e.Err }
+
+// ErrWrongOrg is wrapped by the error for an org whose keys belong to
+// another org than the manifest declares.
+var ErrWrongOrg = errors.New("keys belong to another org")
+
+// SourceOrgs returns the orgs whose outgoing connections the manifest
+// manages: those that appear in a `from`, and those with prune set.
+func SourceOrgs(m *Manifest) []Org {
+	from := make(map[string]bool)
+	for _, c := range m.Connections {
+		from[c.SourceLabel] = true
+	}
+	var out []Org
+	for _, o := range m.Orgs {
+		if from[o.Label] || o.Prune {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// ReadState verifies each org's keys against its declared id and reads its
+// outgoing connections, at most parallelism orgs at a time. An org that
+// fails is left out of the state and reported in the returned errors (one
+// *OrgError each, joined), so the caller decides whether that is fatal.
+func ReadState(ctx context.Context, r Reader, orgs []Org, parallelism int) (State, error) {
+	if parallelism < 1 {
+		parallelism = 1
+	}
+	conns := make([][]LiveConnection, len(orgs))
+	errs := make([]error, len(orgs))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(parallelism)
+	for i, org := range orgs {
+		if gctx.Err() != nil {
+			errs[i] = &OrgError{org, gctx.Err()}
+			continue
+		}
+		g.Go(func() error {
+			conns[i], errs[i] = readOrg(gctx, r, org)
+			if errs[i] != nil {
+				errs[i] = &OrgError{org, errs[i]}
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+	st := State{Orgs: make(map[string][]LiveConnection, len(orgs))}
+	for i, org := range orgs {
+		if errs[i] == nil {
+			st.Orgs[org.Label] = conns[i]
+		}
+	}
+	return st, errors.Join(errs...)
+}
+
+func readOrg(ctx context.Context, r Reader, org Org) ([]LiveConnection, error) {
+	id, err := r.CurrentOrg(ctx, org)
+	if err != nil {
+		return nil, fmt.Errorf("check keys: %w", err)
+	}
+	if !strings.EqualFold(id, org.ID) {
+		return nil, fmt.Errorf("%w: the keys in $%s/$%s are for org %s, not the declared id %s",
+			ErrWrongOrg, org.APIKeyEnv, org.AppKeyEnv, id, org.ID)
+	}
+	all, err := r.ListConnections(ctx, org)
+	if err != nil {
+		return nil, fmt.Errorf("list connections: %w", err)
+	}
+	var out []LiveConnection
+	for _, c := range all {
+		if strings.EqualFold(c.SourceID, org.ID) {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// Fingerprint is a digest of one org's live outgoing connections, stable
+// under reordering, so a saved plan can tell that live state moved.
+func Fingerprint(conns []LiveConnection) string {
+	lines := make([]string, len(conns))
+	for i, c := range conns {
+		types := slices.Clone(c.Types)
+		sort.Strings(types)
+		lines[i] = strings.ToLower(c.ID) + " " + strings.ToLower(c.SinkID) + " " + strings.Join(types, ",")
+	}
+	sort.Strings(lines)
+	h := sha256.New()
+	for _, l := range lines {
+		h.Write([]byte(l))
+		h.Write([]byte{'\n'})
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
+}

@@ -1,0 +1,498 @@
+package plan
+
+import (
+	"cmp"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// manifestSites are the Datadog sites a manifest may name; each is served at
+// https://api.<site>.
+var manifestSites = []string{
+	"datadoghq.com",
+	"us3.datadoghq.com",
+	"us5.datadoghq.com",
+	"datadoghq.eu",
+	"ap1.datadoghq.com",
+	"ap2.datadoghq.com",
+	"uk1.datadoghq.com",
+	"ddog-gov.com",
+	"us2.ddog-gov.com",
+}
+
+// manifestTypes are the connection types of the Org Connections API, sorted.
+var manifestTypes = []string{"audit", "logs", "metrics"}
+
+var (
+	labelRE = regexp.MustCompile(`^` + labelSyntax + `$`)
+	uuidRE  = regexp.MustCompile(`^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$`)
+	envRE   = regexp.MustCompile(`^` + envSyntax + `$`)
+)
+
+// loader holds the state of one Load across files.
+type loader struct {
+	errs        collector
+	schema      *compiledSchema
+	seen        map[string]bool // absolute paths of the files read
+	firstRoot   *rootRef
+	parseFailed bool
+	sawOrgs     bool
+	defaults    *defaultsDecl
+	orgs        map[string]*orgDecl
+	orgIDs      map[string]*orgDecl
+	orgList     []*orgDecl
+	conns       []*connDecl
+}
+
+type rootRef struct {
+	file int
+	pos  Position
+}
+
+type defaultsDecl struct {
+	pos      Position
+	site     *valueRef
+	types    []string
+	typesSet bool
+}
+
+type orgDecl struct {
+	org                  Org
+	file                 int
+	at                   fieldPath
+	idPos                Position
+	site                 *valueRef
+	apiEnvRef, appEnvRef *valueRef
+}
+
+type connDecl struct {
+	file     int
+	at       fieldPath
+	pos      Position
+	from, to []valueRef
+	fromList bool
+	toList   bool
+	types    []string
+	typesSet bool
+}
+
+// valueRef is a string value of the manifest with its place.
+type valueRef struct {
+	file  int
+	value string
+	pos   Position
+	at    fieldPath
+	node  *yaml.Node
+}
+
+func newLoader() (*loader, error) {
+	cs, err := loadSchema()
+	if err != nil {
+		return nil, err
+	}
+	return &loader{
+		schema: cs,
+		seen:   map[string]bool{},
+		orgs:   map[string]*orgDecl{},
+		orgIDs: map[string]*orgDecl{},
+	}, nil
+}
+
+// str returns the value of a usable string scalar.
+func (w *fileWalker) str(n *yaml.Node) (string, bool) {
+	if n == nil || n.Kind != yaml.ScalarNode || w.poisoned[n] || !validKeyTag(n) {
+		return "", false
+	}
+	return n.Value, true
+}
+
+func (w *fileWalker) ref(n *yaml.Node, p fieldPath) (*valueRef, bool) {
+	v, ok := w.str(n)
+	if !ok {
+		return nil, false
+	}
+	return &valueRef{file: w.file, value: v, pos: w.pos(n), at: p, node: n}, true
+}
+
+// collect records the declarations of one file, after its schema validation,
+// and checks what can be checked at once: labels and org ids declared twice,
+// defaults in a second file, keys and environment variable names. It skips
+// values that the schema rejected, which are reported already.
+func (l *loader) collect(w *fileWalker, root *yaml.Node) {
+	if dk, dn := mapLookup(root, "defaults"); dk != nil {
+		l.collectDefaults(w, dk, dn)
+	}
+	if k, on := mapLookup(root, "orgs"); k != nil {
+		l.sawOrgs = true
+		if on.Kind == yaml.MappingNode {
+			l.collectOrgs(w, on)
+		}
+	}
+	if _, cn := mapLookup(root, "connections"); cn != nil && cn.Kind == yaml.SequenceNode {
+		p := fieldPath{}.key("connections")
+		for i, item := range cn.Content {
+			if l.errs.full() {
+				return
+			}
+			if item.Kind == yaml.MappingNode && !w.poisoned[item] {
+				l.collectConnection(w, item, p.index(i))
+			}
+		}
+	}
+}
+
+func (l *loader) collectDefaults(w *fileWalker, key, n *yaml.Node) {
+	p := fieldPath{}.key("defaults")
+	if l.defaults != nil {
+		w.errPlain(key, p, fmt.Sprintf("defaults are declared twice (first at %s); declare them in one file only", posString(l.defaults.pos)))
+		return
+	}
+	d := &defaultsDecl{pos: w.pos(key)}
+	l.defaults = d
+	if n.Kind != yaml.MappingNode || w.poisoned[n] {
+		return
+	}
+	if _, sn := mapLookupValid(n, "site", w); sn != nil {
+		d.site, _ = w.ref(sn, p.key("site"))
+	}
+	if _, tn := mapLookupValid(n, "connection_types", w); tn != nil {
+		d.typesSet = true
+		d.types = w.types(tn)
+	}
+}
+
+// types returns the valid connection types of a list, sorted, each once.
+func (w *fileWalker) types(n *yaml.Node) []string {
+	if n.Kind != yaml.SequenceNode {
+		return nil
+	}
+	var ts []string
+	for _, c := range n.Content {
+		if v, ok := w.str(c); ok && slices.Contains(manifestTypes, v) && !slices.Contains(ts, v) {
+			ts = append(ts, v)
+		}
+	}
+	slices.Sort(ts)
+	return ts
+}
+
+func (l *loader) collectOrgs(w *fileWalker, n *yaml.Node) {
+	p := fieldPath{}.key("orgs")
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if l.errs.full() {
+			return
+		}
+		k, v := n.Content[i], n.Content[i+1]
+		label, ok := stringKey(k, w)
+		if !ok || !labelRE.MatchString(label) {
+			continue
+		}
+		op := p.key(label)
+		if first := l.orgs[label]; first != nil {
+			w.errPlain(k, op, fmt.Sprintf("org %s is declared twice (first at %s)", label, posString(first.org.Pos)))
+			continue
+		}
+		d := &orgDecl{file: w.file, at: op, org: Org{Label: label, Pos: w.pos(k)}}
+		l.orgs[label] = d
+		l.orgList = append(l.orgList, d)
+		if v.Kind != yaml.MappingNode || w.poisoned[v] {
+			continue
+		}
+		if _, idn := mapLookupValid(v, "id", w); idn != nil {
+			if id, ok := w.str(idn); ok && uuidRE.MatchString(id) {
+				id = strings.ToLower(id)
+				d.org.ID, d.idPos = id, w.pos(idn)
+				if first := l.orgIDs[id]; first != nil {
+					w.errNode(idn, op.key("id"), fmt.Sprintf("org id %s is already used by org %s (first at %s)", id, first.org.Label, posString(first.idPos)))
+				} else {
+					l.orgIDs[id] = d
+				}
+			}
+		}
+		if _, sn := mapLookupValid(v, "site", w); sn != nil {
+			d.site, _ = w.ref(sn, op.key("site"))
+		}
+		for _, e := range []struct {
+			field string
+			dst   **valueRef
+		}{{"api_key_env", &d.apiEnvRef}, {"app_key_env", &d.appEnvRef}} {
+			_, en := mapLookupValid(v, e.field, w)
+			r, ok := w.ref(en, op.key(e.field))
+			if !ok || !envRE.MatchString(r.value) {
+				continue // missing, or reported by the schema
+			}
+			if looksLikeKey(r.value) {
+				w.errNode(en, r.at, "this looks like a key, not the name of an environment variable; keys must not be written into the manifest")
+				continue
+			}
+			*e.dst = r
+		}
+		d.org.APIKeyEnv, d.org.AppKeyEnv = DefaultAPIKeyEnv, DefaultAppKeyEnv
+		if d.apiEnvRef != nil {
+			d.org.APIKeyEnv = d.apiEnvRef.value
+		}
+		if d.appEnvRef != nil {
+			d.org.AppKeyEnv = d.appEnvRef.value
+		}
+		if d.org.APIKeyEnv == d.org.AppKeyEnv {
+			r := cmp.Or(d.appEnvRef, d.apiEnvRef)
+			if r != nil {
+				w.errNode(r.node, r.at, fmt.Sprintf("api_key_env and app_key_env both name %s; the API key and the application key are different keys", r.value))
+			}
+		}
+		if _, pn := mapLookupValid(v, "prune", w); pn != nil && pn.Kind == yaml.ScalarNode && pn.ShortTag() == "!!bool" {
+			var b bool
+			if pn.Decode(&b) == nil {
+				d.org.Prune = b
+			}
+		}
+	}
+}
+
+func (l *loader) collectConnection(w *fileWalker, n *yaml.Node, p fieldPath) {
+	c := &connDecl{file: w.file, at: p, pos: w.pos(n)}
+	refs := func(field string) ([]valueRef, bool) {
+		_, v := mapLookupValid(n, field, w)
+		if v == nil {
+			return nil, false
+		}
+		fp := p.key(field)
+		if r, ok := w.ref(v, fp); ok {
+			if !labelRE.MatchString(r.value) {
+				return nil, false
+			}
+			return []valueRef{*r}, false
+		}
+		if v.Kind != yaml.SequenceNode {
+			return nil, false
+		}
+		var rs []valueRef
+		seen := make(map[string]bool, len(v.Content))
+		for i, item := range v.Content {
+			r, ok := w.ref(item, fp.index(i))
+			if !ok || !labelRE.MatchString(r.value) || seen[r.value] {
+				continue // reported by the schema
+			}
+			seen[r.value] = true
+			rs = append(rs, *r)
+		}
+		return rs, true
+	}
+	c.from, c.fromList = refs("from")
+	c.to, c.toList = refs("to")
+	if _, tn := mapLookupValid(n, "types", w); tn != nil {
+		c.typesSet = true
+		c.types = w.types(tn)
+	}
+	l.conns = append(l.conns, c)
+}
+
+// finish runs the checks that need the whole manifest and builds the result.
+func (l *loader) finish() (*Manifest, error) {
+	w := func(file int) *fileWalker { return &fileWalker{l: l, file: file, name: l.errs.files[file]} }
+	if !l.sawOrgs && l.firstRoot != nil && !l.parseFailed {
+		l.errs.add(l.firstRoot.file, l.firstRoot.pos, "", `missing required field "orgs"`)
+	}
+
+	site := DefaultSite
+	if d := l.defaults; d != nil && d.site != nil {
+		if msg := siteProblem(d.site.value); msg != "" {
+			w(d.site.file).errAt(d.site.pos, d.site.at, msg)
+		} else {
+			site = d.site.value
+		}
+	}
+	for _, o := range l.orgList {
+		o.org.Site = site
+		if o.site != nil {
+			o.org.Site = o.site.value
+			if msg := siteProblem(o.site.value); msg != "" {
+				w(o.file).errAt(o.site.pos, o.site.at, msg)
+			}
+		}
+	}
+
+	conns := l.expand(w)
+	if err := l.errs.result(); err != nil {
+		return nil, err
+	}
+	m := &Manifest{Orgs: make([]Org, 0, len(l.orgList)), Connections: conns}
+	for _, o := range l.orgList {
+		m.Orgs = append(m.Orgs, o.org)
+	}
+	slices.SortFunc(m.Orgs, func(a, b Org) int { return strings.Compare(a.Label, b.Label) })
+	slices.SortFunc(m.Connections, func(a, b Connection) int {
+		return cmp.Or(strings.Compare(a.SourceLabel, b.SourceLabel), strings.Compare(cmp.Or(a.SinkLabel, a.SinkID), cmp.Or(b.SinkLabel, b.SinkID)))
+	})
+	return m, nil
+}
+
+// expand resolves the labels of each connection and expands its from and to
+// lists, reporting unknown labels, connections of an org to itself, pairs
+// declared twice and connections without types.
+func (l *loader) expand(w func(int) *fileWalker) []Connection {
+	pairs := map[[2]string]Position{}
+	var out []Connection
+	labels := make([]string, 0, len(l.orgList))
+	for _, o := range l.orgList {
+		labels = append(labels, o.org.Label)
+	}
+	for _, c := range l.conns {
+		if l.errs.full() {
+			return nil
+		}
+		fw := w(c.file)
+		var sources []*orgDecl
+		var sourceRefs []valueRef
+		for _, r := range c.from {
+			o := l.orgs[r.value]
+			if o == nil {
+				msg := "unknown org label " + quoteValue(r.value)
+				if uuidRE.MatchString(r.value) {
+					msg += "; a source must be an org label, since its keys make the calls"
+				} else if near := suggestLabel(r.value, labels); near != "" {
+					msg += fmt.Sprintf(" (did you mean %s?)", near)
+				}
+				fw.errAt(r.pos, r.at, msg)
+				continue
+			}
+			sources, sourceRefs = append(sources, o), append(sourceRefs, r)
+		}
+		type sink struct {
+			label, id string
+			ref       valueRef
+		}
+		var sinks []sink
+		for _, r := range c.to {
+			if o := l.orgs[r.value]; o != nil {
+				sinks = append(sinks, sink{label: o.org.Label, id: o.org.ID, ref: r})
+				continue
+			}
+			if uuidRE.MatchString(r.value) {
+				sinks = append(sinks, sink{id: strings.ToLower(r.value), ref: r})
+				continue
+			}
+			msg := quoteValue(r.value) + " is neither an org label of this manifest nor an org UUID"
+			if near := suggestLabel(r.value, labels); near != "" {
+				msg += fmt.Sprintf(" (did you mean %s?)", near)
+			}
+			fw.errAt(r.pos, r.at, msg)
+		}
+		if len(sources) == 0 || len(sinks) == 0 {
+			continue
+		}
+		types := c.types
+		if !c.typesSet {
+			if l.defaults == nil || !l.defaults.typesSet {
+				fw.errAt(c.pos, c.at, "no types given, and defaults.connection_types is not set")
+				continue
+			}
+			types = l.defaults.types
+		}
+		if len(out)+len(sources)*len(sinks) > maxConnections {
+			fw.errAt(c.pos, c.at, fmt.Sprintf("the manifest declares more than %d connections", maxConnections))
+			return nil
+		}
+		for i, src := range sources {
+			for _, snk := range sinks {
+				pos, p := c.pos, c.at
+				switch {
+				case c.toList:
+					pos, p = snk.ref.pos, snk.ref.at
+				case c.fromList:
+					pos, p = sourceRefs[i].pos, sourceRefs[i].at
+				}
+				name := src.org.Label + " -> " + cmp.Or(snk.label, snk.id)
+				if snk.label == src.org.Label || (snk.id != "" && snk.id == src.org.ID) {
+					msg := "connection " + name + " connects an org to itself"
+					if snk.label == "" {
+						msg += fmt.Sprintf(" (%s is the id of %s)", snk.id, src.org.Label)
+					}
+					fw.errAt(pos, p, msg)
+					continue
+				}
+				key := [2]string{src.org.Label, snk.id}
+				if snk.id == "" { // the sink's id is invalid, and reported
+					key[1] = "label:" + snk.label
+				}
+				if firstPos, dup := pairs[key]; dup {
+					fw.errAt(pos, nil, fmt.Sprintf("connection %s is declared twice (first at %s)", name, posString(firstPos)))
+					continue
+				}
+				pairs[key] = pos
+				out = append(out, Connection{
+					SourceLabel: src.org.Label,
+					SinkLabel:   snk.label,
+					SinkID:      snk.id,
+					Types:       slices.Clone(types),
+					Pos:         pos,
+				})
+			}
+		}
+	}
+	return out
+}
+
+// suggestLabel returns a label close to s, for manifests small enough to search.
+func suggestLabel(s string, labels []string) string {
+	if len(labels) > 5000 {
+		return ""
+	}
+	return closest(s, labels)
+}
+
+// siteProblem returns what is wrong with a site, or "".
+func siteProblem(s string) string {
+	if slices.Contains(manifestSites, s) {
+		return ""
+	}
+	if !strings.Contains(s, "://") {
+		msg := quoteValue(s) + " is neither a Datadog site nor an https:// URL"
+		if near := closest(s, manifestSites); near != "" {
+			return msg + fmt.Sprintf(" (did you mean %s?)", near)
+		}
+		return msg + " (sites: " + strings.Join(manifestSites, ", ") + ")"
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return "not a valid URL"
+	}
+	if u.User != nil {
+		return "a site URL must not hold credentials; keys go in environment variables"
+	}
+	shown := quoteValue(s)
+	host := u.Hostname()
+	switch {
+	case host == "":
+		return shown + " has no host"
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return shown + " must not have a query or a fragment"
+	case strings.EqualFold(u.Scheme, "https"):
+		return ""
+	case strings.EqualFold(u.Scheme, "http"):
+		if isLoopback(host) {
+			return ""
+		}
+		return shown + " uses http:// on a host that is not loopback; use https://, or http:// only on 127.0.0.0/8, ::1 or localhost"
+	}
+	return shown + " is not an https:// URL"
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Unmap().IsLoopback()
+}
+
+// typeList lists the connection types for a message: "logs, metrics or audit".
+func typeList(conj string) string {
+	return "logs, metrics " + conj + " audit"
+}
