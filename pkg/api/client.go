@@ -1,0 +1,510 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Defaults for the zero values of [Config].
+const (
+	defaultUserAgent    = "orgsync/dev"
+	defaultTimeout      = 30 * time.Second
+	defaultMaxRetryWait = 5 * time.Minute
+)
+
+// Body size limits: an answer larger than this is not one of ours.
+const (
+	maxBody      = 8 << 20 // 2xx
+	maxErrorBody = 1 << 20 // other statuses, as go-github
+)
+
+// Config configures a [Client]. A Client talks to one org: its keys decide
+// which org is the source of every connection it creates.
+type Config struct {
+	BaseURL      string             // from [BaseURL]; required
+	APIKey       string             // sent as DD-API-KEY; never printed anywhere
+	AppKey       string             // sent as DD-APPLICATION-KEY; never printed anywhere
+	UserAgent    string             // default "orgsync/dev"; cmd sets "orgsync/<version>"
+	HTTPClient   *http.Client       // default: a clone of http.DefaultTransport, no global timeout
+	Timeout      time.Duration      // per attempt; default 30s
+	MaxRetries   int                // retries after the first attempt, used as given (0 = none)
+	MaxRetryWait time.Duration      // cap on one wait for a 429 reset/Retry-After; default 5m
+	Rate         rate.Limit         // client-side seed rate (requests/s); 0 = none until headers tune it
+	Burst        int                // seed burst; >= 1 when Rate > 0
+	RateIsCap    bool               // headers may lower the pace below Rate but never raise it above
+	OnResponse   func(ResponseInfo) // optional; called for every response, retries included, from any goroutine
+}
+
+// String describes cfg without its keys, so that a %v in a log line cannot
+// leak them.
+func (cfg Config) String() string {
+	return fmt.Sprintf("api.Config{BaseURL: %q, APIKey: %s, AppKey: %s, UserAgent: %q, Timeout: %s, MaxRetries: %d, MaxRetryWait: %s, Rate: %g, Burst: %d, RateIsCap: %t}",
+		redactKeys(cfg.BaseURL, cfg.APIKey, cfg.AppKey), redactedIfSet(cfg.APIKey), redactedIfSet(cfg.AppKey), cfg.UserAgent, cfg.Timeout,
+		cfg.MaxRetries, cfg.MaxRetryWait, float64(cfg.Rate), cfg.Burst, cfg.RateIsCap)
+}
+
+// GoString is String, for %#v.
+func (cfg Config) GoString() string { return cfg.String() }
+
+func redactedIfSet(key string) string {
+	if key == "" {
+		return `""`
+	}
+	return "[redacted]"
+}
+
+// ResponseInfo describes one HTTP response, for [Config.OnResponse].
+type ResponseInfo struct {
+	Method     string
+	Path       string // API path, without base path or query
+	StatusCode int
+	RateLimit  RateLimit
+	Attempt    int // 1 for the first attempt of a call
+	Elapsed    time.Duration
+}
+
+// CallInfo reports how one API call went, for apply's report: the attempts
+// it took, the final HTTP status (0 if none came) and the 429s it met.
+type CallInfo struct {
+	Attempts   int
+	StatusCode int
+	Throttled  int // 429 answers seen
+}
+
+type callInfoKey struct{}
+
+// WithCallInfo returns a ctx in which the [Client] fills *ci at the end of
+// each call; after a call, *ci describes the last call made with that ctx.
+// Use one ci per goroutine.
+func WithCallInfo(ctx context.Context, ci *CallInfo) context.Context {
+	return context.WithValue(ctx, callInfoKey{}, ci)
+}
+
+type stopKey struct{}
+
+// ErrStopped is returned, wrapped, by a call abandoned because the stop
+// channel of [WithStop] was closed: it started no new attempt. The call's
+// [CallInfo] tells whether an earlier attempt was sent.
+var ErrStopped = errors.New("stopped before sending")
+
+// WithStop returns a ctx whose calls stop early once stop is closed: they
+// start no new attempt and abandon their waits (rate limit, backoff, 429)
+// at once, with an error that wraps [ErrStopped]. Unlike cancelling ctx, it
+// lets an attempt already on the wire finish and returns its answer, so that
+// an interrupted apply knows the fate of every request it sent.
+func WithStop(ctx context.Context, stop <-chan struct{}) context.Context {
+	if stop == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, stopKey{}, stop)
+}
+
+// Client calls the Datadog API on behalf of one org. It retries transient
+// failures and paces its requests by the server's rate-limit headers. It is
+// safe for concurrent use; its pacing is shared by all its callers.
+type Client struct {
+	base         string // no trailing slash
+	keys         *keys
+	userAgent    string
+	hc           *http.Client
+	timeout      time.Duration
+	maxRetries   int
+	maxRetryWait time.Duration
+	onResponse   func(ResponseInfo)
+	clk          *clock
+	pacers       *pacers
+}
+
+// keys are the org's credentials.
+type keys struct{ api, app string }
+
+// clock holds the time and randomness a Client uses, so that tests can
+// record waits instead of sleeping.
+type clock struct {
+	now   func() time.Time
+	sleep func(ctx context.Context, d time.Duration) error
+	rnd   func() float64 // in [0, 1), safe for concurrent use
+}
+
+// NewClient checks cfg and returns a Client. Errors never contain the keys.
+func NewClient(cfg Config) (*Client, error) {
+	if cfg.BaseURL == "" {
+		return nil, errors.New("no base URL")
+	}
+	if err := checkBaseURL(cfg.BaseURL); err != nil {
+		return nil, errors.New(redactKeys(err.Error(), cfg.APIKey, cfg.AppKey))
+	}
+	if err := checkKey("API key", cfg.APIKey); err != nil {
+		return nil, err
+	}
+	if err := checkKey("application key", cfg.AppKey); err != nil {
+		return nil, err
+	}
+	switch {
+	case cfg.Rate < 0 || math.IsNaN(float64(cfg.Rate)):
+		return nil, fmt.Errorf("invalid rate %g: must be positive, or 0 for none", float64(cfg.Rate))
+	case cfg.Rate > 0 && cfg.Rate != rate.Inf && cfg.Burst < 1:
+		return nil, fmt.Errorf("invalid burst %d: must be at least 1 when a rate is set", cfg.Burst)
+	case cfg.MaxRetries < 0:
+		return nil, fmt.Errorf("invalid max retries %d: must be 0 or more", cfg.MaxRetries)
+	case cfg.Timeout < 0:
+		return nil, fmt.Errorf("invalid timeout %s: must be positive", cfg.Timeout)
+	case cfg.MaxRetryWait < 0:
+		return nil, fmt.Errorf("invalid max retry wait %s: must be positive", cfg.MaxRetryWait)
+	}
+	c := &Client{
+		base:         strings.TrimRight(cfg.BaseURL, "/"),
+		keys:         &keys{api: cfg.APIKey, app: cfg.AppKey},
+		userAgent:    cmp(cfg.UserAgent, defaultUserAgent),
+		timeout:      cmp(cfg.Timeout, defaultTimeout),
+		maxRetries:   cfg.MaxRetries,
+		maxRetryWait: cmp(cfg.MaxRetryWait, defaultMaxRetryWait),
+		onResponse:   cfg.OnResponse,
+		clk:          &clock{now: time.Now, sleep: sleepCtx, rnd: rand.Float64},
+	}
+	if cfg.HTTPClient != nil {
+		hc := *cfg.HTTPClient
+		c.hc = &hc
+	} else {
+		var rt http.RoundTripper = http.DefaultTransport
+		if t, ok := rt.(*http.Transport); ok {
+			rt = t.Clone() // our connection pool, not the process's
+		}
+		c.hc = &http.Client{Transport: rt}
+	}
+	if c.hc.CheckRedirect == nil {
+		// A redirect to another host would carry the DD-* key headers
+		// with it (net/http strips only Authorization and cookies).
+		c.hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	}
+	// With --rate as a cap, one limiter holds every bucket of the org
+	// under it; otherwise the rate only seeds each bucket until the
+	// server's headers tune it.
+	limited := cfg.Rate > 0 && cfg.Rate != rate.Inf
+	var userCap *rate.Limiter
+	if limited && cfg.RateIsCap {
+		userCap = rate.NewLimiter(cfg.Rate, cfg.Burst)
+	}
+	seed := func() *rate.Limiter {
+		if limited && !cfg.RateIsCap {
+			return rate.NewLimiter(cfg.Rate, cfg.Burst)
+		}
+		return rate.NewLimiter(rate.Inf, 1)
+	}
+	c.pacers = newPacers(func() *pacer { return newPacer(c.clk, c.maxRetryWait, seed(), userCap) })
+	return c, nil
+}
+
+// cmp returns v, or def when v is the zero value.
+func cmp[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// checkKey rejects what would make an invalid header, without printing it.
+func checkKey(what, key string) error {
+	if key == "" {
+		return fmt.Errorf("no %s", what)
+	}
+	for i := 0; i < len(key); i++ {
+		if key[i] <= ' ' || key[i] >= 0x7f {
+			return fmt.Errorf("the %s contains whitespace or a control or non-ASCII character", what)
+		}
+	}
+	return nil
+}
+
+// String describes c without its keys. It has a value receiver so that
+// even a %v of a dereferenced Client goes through it.
+func (c Client) String() string { return fmt.Sprintf("api.Client(%s)", c.base) }
+
+// GoString is String, for %#v.
+func (c Client) GoString() string { return c.String() }
+
+// request is one API call for do.
+type request struct {
+	method string
+	key    string // endpoint key for pacing: method and path template
+	path   string // escaped API path, e.g. /api/v2/org_connections/ID
+	query  url.Values
+	body   any // sent as JSON when non-nil
+	out    any // a 2xx body is decoded into it when non-nil
+}
+
+// answer is what one attempt got.
+type answer struct {
+	status     int
+	header     http.Header
+	body       []byte
+	tooLarge   bool
+	readErr    error // the body could not be read to its end
+	err        error // no answer at all
+	sent, recv time.Time
+}
+
+// do runs one API call: it paces and sends each attempt, retries what is
+// worth retrying, and turns the final answer into out or a typed error.
+func (c *Client) do(ctx context.Context, r request) error {
+	display := r.path
+	if len(r.query) > 0 {
+		display += "?" + r.query.Encode()
+	}
+	fail := func(err error) error { return fmt.Errorf("%s %s: %w", r.method, display, err) }
+	var payload []byte
+	if r.body != nil {
+		var err error
+		if payload, err = json.Marshal(r.body); err != nil {
+			return fail(fmt.Errorf("encode body: %w", err))
+		}
+	}
+	var info CallInfo
+	if ci, ok := ctx.Value(callInfoKey{}).(*CallInfo); ok && ci != nil {
+		defer func() { *ci = info }()
+	}
+	// Waits use waitCtx, which a stop also ends; attempts use ctx, which
+	// only the caller ends.
+	stop, _ := ctx.Value(stopKey{}).(<-chan struct{})
+	waitCtx := ctx
+	if stop != nil {
+		var cancel context.CancelCauseFunc
+		waitCtx, cancel = context.WithCancelCause(ctx)
+		defer cancel(nil)
+		go func() {
+			select {
+			case <-stop:
+				cancel(ErrStopped)
+			case <-waitCtx.Done():
+			}
+		}()
+	}
+	var lastErr error // of the previous attempt, for a stop before the next
+	stopped := func(attempt int) error {
+		if lastErr == nil {
+			return fail(ErrStopped)
+		}
+		return fail(fmt.Errorf("%w (attempt %d); the last attempt got: %w", ErrStopped, attempt, lastErr))
+	}
+	// waitFailed explains why a wait ended early.
+	waitFailed := func(attempt int, err error) error {
+		switch {
+		case ctx.Err() != nil:
+			return fail(ctx.Err())
+		case context.Cause(waitCtx) == ErrStopped:
+			return stopped(attempt)
+		}
+		return fail(err)
+	}
+	for attempt := 1; ; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return fail(err)
+		}
+		p, err := c.pacers.acquire(waitCtx, r.key)
+		if err != nil {
+			return waitFailed(attempt, err)
+		}
+		select {
+		case <-stop:
+			return stopped(attempt)
+		default:
+		}
+		info.Attempts = attempt
+		a := c.attempt(ctx, r.method, c.base+display, payload)
+
+		if a.err != nil {
+			if ctx.Err() != nil {
+				return fail(ctx.Err())
+			}
+			err := c.redactErr(unwrapURLError(a.err))
+			// Retrying a POST whose fate is unknown could create a connection
+			// twice with most APIs. Here the API answers 409 to a second
+			// create for the same (source, sink) pair, and apply takes a 409
+			// as "already present" and re-reads it, so the retry is safe.
+			if !shouldRetry(0, err) || attempt > c.maxRetries {
+				return fail(err)
+			}
+			lastErr = err
+			if err := c.clk.sleep(waitCtx, backoff(attempt, c.clk.rnd)); err != nil {
+				return waitFailed(attempt+1, err)
+			}
+			continue
+		}
+
+		info.StatusCode = a.status
+		rl := parseRateLimit(a.header, a.recv)
+		o := observation{sent: a.sent, recv: a.recv, status: a.status, rl: rl}
+		var apiErr *Error
+		var exactWait time.Duration
+		if a.status < 200 || a.status > 299 {
+			apiErr = c.newError(r.method, display, a.status, a.header, a.body, rl, attempt)
+		}
+		if a.status == http.StatusTooManyRequests {
+			info.Throttled++
+			ra, hasRA := ParseRetryAfter(a.header.Get("Retry-After"), a.recv)
+			o.block, exactWait = throttleWait(rl, ra, hasRA, attempt, c.clk.rnd)
+			o.err = apiErr
+		}
+		c.pacers.observe(r.key, p, o)
+		if c.onResponse != nil {
+			c.onResponse(ResponseInfo{Method: r.method, Path: r.path, StatusCode: a.status, RateLimit: rl,
+				Attempt: attempt, Elapsed: a.recv.Sub(a.sent)})
+		}
+
+		if apiErr == nil {
+			err := c.decode(r, display, a)
+			var derr *DecodeError
+			if errors.As(err, &derr) && a.readErr != nil && shouldRetry(0, a.readErr) && attempt <= c.maxRetries && ctx.Err() == nil {
+				// Cut off mid-answer: as above, even a create may be retried.
+				lastErr = err
+				if err := c.clk.sleep(waitCtx, backoff(attempt, c.clk.rnd)); err != nil {
+					return waitFailed(attempt+1, err)
+				}
+				continue
+			}
+			if err != nil && ctx.Err() != nil {
+				return fail(ctx.Err())
+			}
+			return err
+		}
+
+		if !shouldRetry(a.status, nil) || attempt > c.maxRetries {
+			return apiErr
+		}
+		if ctx.Err() != nil {
+			return fail(ctx.Err())
+		}
+		lastErr = apiErr
+		if a.status == http.StatusTooManyRequests {
+			if exactWait > c.maxRetryWait {
+				return fmt.Errorf("%w: the server asks to wait %s, longer than the max retry wait of %s", apiErr, exactWait, c.maxRetryWait)
+			}
+			continue // the pacer makes every worker of the bucket wait
+		}
+		wait := backoff(attempt, c.clk.rnd)
+		if ra, ok := ParseRetryAfter(a.header.Get("Retry-After"), a.recv); ok && ra > wait {
+			if ra > c.maxRetryWait {
+				return fmt.Errorf("%w: the server asks to wait %s, longer than the max retry wait of %s", apiErr, ra, c.maxRetryWait)
+			}
+			wait = saturatingAdd(ra, jitter(ra/10, time.Second, c.clk.rnd))
+		}
+		if err := c.clk.sleep(waitCtx, wait); err != nil {
+			return waitFailed(attempt+1, err)
+		}
+	}
+}
+
+// attempt sends one request under the per-attempt timeout and reads the
+// whole answer (so that the connection can be reused).
+func (c *Client) attempt(ctx context.Context, method, target string, payload []byte) (a answer) {
+	actx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	var body io.Reader
+	if payload != nil {
+		body = bytes.NewReader(payload)
+	}
+	req, err := http.NewRequestWithContext(actx, method, target, body)
+	if err != nil {
+		a.err = err
+		return a
+	}
+	req.Header.Set("DD-API-KEY", c.keys.api)
+	req.Header.Set("DD-APPLICATION-KEY", c.keys.app)
+	req.Header.Set("User-Agent", c.userAgent)
+	if method == http.MethodDelete {
+		req.Header.Set("Accept", "*/*") // as the official clients send it
+	} else {
+		req.Header.Set("Accept", "application/json")
+	}
+	if payload != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	a.sent = c.clk.now()
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		a.err = err
+		a.recv = c.clk.now()
+		return a
+	}
+	defer resp.Body.Close()
+	a.status, a.header = resp.StatusCode, resp.Header
+	limit := int64(maxErrorBody)
+	if a.status >= 200 && a.status <= 299 {
+		limit = maxBody
+	}
+	a.body, a.readErr = io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if int64(len(a.body)) > limit {
+		a.body, a.tooLarge = a.body[:limit], true
+	}
+	a.recv = c.clk.now()
+	return a
+}
+
+// decode turns a 2xx answer into r.out.
+func (c *Client) decode(r request, display string, a answer) error {
+	derr := func(err error) error {
+		return &DecodeError{Method: r.method, URL: display, StatusCode: a.status,
+			ContentType: a.header.Get("Content-Type"), Err: c.redactErr(err)}
+	}
+	switch {
+	case a.readErr != nil:
+		return derr(fmt.Errorf("read body: %w", unwrapURLError(a.readErr)))
+	case a.tooLarge:
+		return derr(fmt.Errorf("%w: over %d MiB", errBodyTooLarge, maxBody>>20))
+	case r.out == nil:
+		return nil
+	case len(bytes.TrimSpace(a.body)) == 0:
+		return derr(errEmptyBody)
+	}
+	if err := json.Unmarshal(a.body, r.out); err != nil {
+		return derr(err)
+	}
+	return nil
+}
+
+// unwrapURLError drops the *url.Error layer: it repeats the method and the
+// full URL, which the caller's own prefix already names.
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// redact removes the keys from s: servers and proxies may echo headers.
+func (c *Client) redact(s string) string { return redactKeys(s, c.keys.api, c.keys.app) }
+
+func redactKeys(s string, keys ...string) string {
+	for _, k := range keys {
+		if k != "" {
+			s = strings.ReplaceAll(s, k, "[redacted]")
+		}
+	}
+	return s
+}
+
+// redactErr returns err, with its message redacted if it holds a key.
+func (c *Client) redactErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	if r := c.redact(msg); r != msg {
+		return &redactedError{msg: r, err: err}
+	}
+	return err
+}

@@ -1,0 +1,143 @@
+package api_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/orgsync/orgsync/pkg/api"
+)
+
+// gateTransport answers once release is closed, and tracks how many round
+// trips are in flight, bodies included.
+type gateTransport struct {
+	release  chan struct{}
+	inFlight atomic.Int32
+	maxSeen  atomic.Int32
+}
+
+func (g *gateTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	n := g.inFlight.Add(1)
+	for {
+		m := g.maxSeen.Load()
+		if n <= m || g.maxSeen.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	select {
+	case <-g.release:
+	case <-req.Context().Done():
+		g.inFlight.Add(-1)
+		return nil, req.Context().Err()
+	}
+	body := &countingBody{Reader: strings.NewReader(`{}`), done: func() { g.inFlight.Add(-1) }}
+	return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}}, Body: body, Request: req}, nil
+}
+
+type countingBody struct {
+	io.Reader
+	once sync.Once
+	done func()
+}
+
+// Read ends the round trip at EOF, as LimitConcurrency does.
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.Reader.Read(p)
+	if err == io.EOF {
+		b.once.Do(b.done)
+	}
+	return n, err
+}
+
+func (b *countingBody) Close() error { b.once.Do(b.done); return nil }
+
+func TestLimitConcurrency(t *testing.T) {
+	tests := []struct {
+		name, want int
+	}{
+		{name: 1, want: 1},
+		{name: 3, want: 3},
+		{name: 0, want: 1},
+		{name: -2, want: 1},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("n=%d", tt.name), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				gate := &gateTransport{release: make(chan struct{})}
+				rt := api.LimitConcurrency(gate, tt.name)
+				// Two clients (two orgs) share the transport.
+				var clients []*api.Client
+				for range 2 {
+					clients = append(clients, newMemClientRT(t, rt))
+				}
+				var wg sync.WaitGroup
+				for i := range 10 {
+					wg.Go(func() {
+						assert.NoError(t, clients[i%2].DeleteConnection(t.Context(), connID))
+					})
+				}
+				synctest.Wait() // everyone is blocked: in the transport or waiting for a slot
+				assert.Equal(t, int32(tt.want), gate.inFlight.Load())
+				close(gate.release)
+				wg.Wait()
+				assert.Equal(t, int32(tt.want), gate.maxSeen.Load())
+				assert.Zero(t, gate.inFlight.Load())
+			})
+		})
+	}
+}
+
+func TestLimitConcurrencyCancelWhileWaiting(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gate := &gateTransport{release: make(chan struct{})}
+		rt := api.LimitConcurrency(gate, 1)
+		c := newMemClientRT(t, rt)
+		go func() { _ = c.DeleteConnection(t.Context(), connID) }() // takes the only slot
+		synctest.Wait()
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		err := c.DeleteConnection(ctx, connID)
+		require.Error(t, err)
+		assert.True(t, errors.Is(err, context.DeadlineExceeded), "%v", err)
+		close(gate.release)
+	})
+}
+
+func TestLimitConcurrencyReleasesOnError(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var calls atomic.Int32
+		failing := roundTripFunc(func(*http.Request) (*http.Response, error) {
+			calls.Add(1)
+			return nil, errors.New("boom")
+		})
+		rt := api.LimitConcurrency(failing, 1)
+		c := newMemClientRT(t, rt)
+		for range 3 {
+			assert.ErrorContains(t, c.DeleteConnection(t.Context(), connID), "boom")
+		}
+		assert.Equal(t, int32(3), calls.Load(), "the slot is freed after a failed round trip")
+	})
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func newMemClientRT(t *testing.T, rt http.RoundTripper) *api.Client {
+	t.Helper()
+	c, err := api.NewClient(api.Config{BaseURL: "http://127.0.0.1", APIKey: testAPIKey, AppKey: testAppKey,
+		HTTPClient: &http.Client{Transport: rt}})
+	require.NoError(t, err)
+	return c
+}
