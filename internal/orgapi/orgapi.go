@@ -1,0 +1,267 @@
+// Package orgapi gives every source org of a manifest its own API client
+// and adapts them to what planning and applying need: it implements
+// [plan.Reader] and [apply.Writer] on top of [api.Client].
+//
+// It is also where the three ways of reaching an API meet: the real Datadog
+// site of each org, one base URL for every org (--api-url), or the embedded
+// emulator (--sandbox). Keys are read from the environment variables the
+// manifest names and go nowhere but into request headers.
+package orgapi
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/orgsync/orgsync/pkg/api"
+	"github.com/orgsync/orgsync/pkg/apply"
+	"github.com/orgsync/orgsync/pkg/plan"
+)
+
+// Config says how to reach the API and how hard to push it.
+type Config struct {
+	// APIURL, when set, receives every org's calls instead of its site.
+	APIURL string
+	// Transport, when set, carries every request (the in-process sandbox).
+	Transport http.RoundTripper
+	// Keys returns the API and application key of an org; the default reads
+	// the env vars the manifest names.
+	Keys func(org plan.SourceOrg) (apiKey, appKey string, err error)
+
+	UserAgent   string
+	Timeout     time.Duration
+	MaxRetries  int
+	Rate        float64 // requests per second per source org; 0 = none until the server says
+	Burst       int
+	RateIsCap   bool // the user set --rate: the server's headers never raise it
+	Parallelism int  // requests in flight across all orgs
+	OnResponse  func(api.ResponseInfo)
+	// Stop, when closed, makes the clients start no new attempt while
+	// letting requests on the wire finish.
+	Stop <-chan struct{}
+	// Counters collects throttling and retries of every call.
+	Counters *apply.Counters
+}
+
+// EnvKeys reads an org's keys from the env vars the manifest names, with
+// getenv (os.Getenv in production). The error names the variable, never a
+// value.
+func EnvKeys(getenv func(string) string) func(plan.SourceOrg) (string, string, error) {
+	return func(o plan.SourceOrg) (string, string, error) {
+		apiKey, appKey := getenv(o.APIKeyEnv), getenv(o.AppKeyEnv)
+		var missing []string
+		if apiKey == "" {
+			missing = append(missing, "$"+o.APIKeyEnv)
+		}
+		if appKey == "" {
+			missing = append(missing, "$"+o.AppKeyEnv)
+		}
+		if len(missing) > 0 {
+			return "", "", fmt.Errorf("org %s: %s not set (it must hold the org's API and application keys)", o.Label, strings.Join(missing, " and "))
+		}
+		return apiKey, appKey, nil
+	}
+}
+
+// Clients holds one API client per source org.
+type Clients struct {
+	byLabel  map[string]*api.Client
+	stop     <-chan struct{}
+	counters *apply.Counters
+}
+
+var (
+	_ plan.Reader  = (*Clients)(nil)
+	_ apply.Writer = (*Clients)(nil)
+)
+
+// New makes a client for every org. It fails, before any network call, when
+// an org's keys are missing or its site cannot be reached.
+func New(cfg Config, orgs []plan.SourceOrg) (*Clients, error) {
+	if cfg.Parallelism < 1 {
+		cfg.Parallelism = 1
+	}
+	transport := cfg.Transport
+	if transport == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		// Keep a warm connection per worker: the default of 2 idle
+		// connections per host would reconnect for most requests.
+		t.MaxIdleConnsPerHost = cfg.Parallelism
+		transport = t
+	}
+	httpClient := &http.Client{Transport: api.LimitConcurrency(transport, cfg.Parallelism)}
+	c := &Clients{byLabel: make(map[string]*api.Client, len(orgs)), stop: cfg.Stop, counters: cfg.Counters}
+	var errs []string
+	for _, o := range orgs {
+		site := o.Site
+		if cfg.APIURL != "" {
+			site = cfg.APIURL
+		}
+		base, err := api.BaseURL(site)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("org %s: %v", o.Label, err))
+			continue
+		}
+		apiKey, appKey, err := cfg.Keys(o)
+		if err != nil {
+			errs = append(errs, err.Error())
+			continue
+		}
+		r := rate.Limit(cfg.Rate)
+		if cfg.Rate <= 0 {
+			r = 0
+		}
+		cl, err := api.NewClient(api.Config{
+			BaseURL: base, APIKey: apiKey, AppKey: appKey, UserAgent: cfg.UserAgent,
+			HTTPClient: httpClient, Timeout: cfg.Timeout, MaxRetries: cfg.MaxRetries,
+			Rate: r, Burst: cfg.Burst, RateIsCap: cfg.RateIsCap, OnResponse: cfg.OnResponse,
+		})
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("org %s: %v", o.Label, err))
+			continue
+		}
+		c.byLabel[o.Label] = cl
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("%s", strings.Join(errs, "\n"))
+	}
+	return c, nil
+}
+
+// FromManifest lists the manifest's source orgs in the form a saved plan
+// keeps them.
+func FromManifest(orgs []plan.Org) []plan.SourceOrg {
+	out := make([]plan.SourceOrg, len(orgs))
+	for i, o := range orgs {
+		out[i] = plan.SourceOrg{Label: o.Label, ID: o.ID, Site: o.Site, APIKeyEnv: o.APIKeyEnv, AppKeyEnv: o.AppKeyEnv, Prune: o.Prune}
+	}
+	return out
+}
+
+func (c *Clients) client(label string) (*api.Client, error) {
+	cl, ok := c.byLabel[label]
+	if !ok {
+		return nil, fmt.Errorf("no API client for org %s", label)
+	}
+	return cl, nil
+}
+
+// call runs fn with call accounting and the stop signal attached, and says
+// what it cost.
+func (c *Clients) call(ctx context.Context, fn func(ctx context.Context) error) (apply.Call, error) {
+	var ci api.CallInfo
+	ctx = api.WithCallInfo(ctx, &ci)
+	if c.stop != nil {
+		ctx = api.WithStop(ctx, c.stop)
+	}
+	err := fn(ctx)
+	call := apply.Call{Attempts: ci.Attempts, HTTPStatus: ci.StatusCode, Throttled: ci.Throttled}
+	c.counters.Add(call)
+	return call, err
+}
+
+// CurrentOrg implements [plan.Reader].
+func (c *Clients) CurrentOrg(ctx context.Context, org plan.Org) (string, error) {
+	cl, err := c.client(org.Label)
+	if err != nil {
+		return "", err
+	}
+	var id string
+	_, err = c.call(ctx, func(ctx context.Context) error {
+		id, err = cl.CurrentOrg(ctx)
+		return err
+	})
+	return id, err
+}
+
+// ListConnections implements [plan.Reader]: every page of the connections
+// the org takes part in, as source (filtered server-side) or sink.
+func (c *Clients) ListConnections(ctx context.Context, org plan.Org) ([]plan.LiveConnection, error) {
+	return c.list(ctx, org.Label, api.ListOptions{SourceOrgID: org.ID})
+}
+
+func (c *Clients) list(ctx context.Context, label string, opt api.ListOptions) ([]plan.LiveConnection, error) {
+	cl, err := c.client(label)
+	if err != nil {
+		return nil, err
+	}
+	var conns []api.Connection
+	_, err = c.call(ctx, func(ctx context.Context) error {
+		conns, err = cl.ListConnections(ctx, opt)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]plan.LiveConnection, len(conns))
+	for i, lc := range conns {
+		out[i] = plan.LiveConnection{ID: lc.ID, SourceID: strings.ToLower(lc.SourceOrgID()), SinkID: strings.ToLower(lc.SinkOrgID()), Types: lc.Attributes.ConnectionTypes}
+	}
+	return out, nil
+}
+
+// CreateConnection implements [apply.Writer].
+func (c *Clients) CreateConnection(ctx context.Context, org plan.SourceOrg, sinkID string, types []string) (string, apply.Call, error) {
+	cl, err := c.client(org.Label)
+	if err != nil {
+		return "", apply.Call{}, err
+	}
+	var conn *api.Connection
+	call, err := c.call(ctx, func(ctx context.Context) error {
+		conn, err = cl.CreateConnection(ctx, sinkID, types)
+		return err
+	})
+	if err != nil {
+		return "", call, err
+	}
+	return conn.ID, call, nil
+}
+
+// UpdateConnection implements [apply.Writer].
+func (c *Clients) UpdateConnection(ctx context.Context, org plan.SourceOrg, id string, types []string) (apply.Call, error) {
+	cl, err := c.client(org.Label)
+	if err != nil {
+		return apply.Call{}, err
+	}
+	return c.call(ctx, func(ctx context.Context) error {
+		_, err := cl.UpdateConnection(ctx, id, types)
+		return err
+	})
+}
+
+// DeleteConnection implements [apply.Writer].
+func (c *Clients) DeleteConnection(ctx context.Context, org plan.SourceOrg, id string) (apply.Call, error) {
+	cl, err := c.client(org.Label)
+	if err != nil {
+		return apply.Call{}, err
+	}
+	return c.call(ctx, func(ctx context.Context) error { return cl.DeleteConnection(ctx, id) })
+}
+
+// FindConnection implements [apply.Writer]: it lists the connections to
+// sinkID and keeps the one whose source is org, since the list also holds
+// connections where org is the sink.
+func (c *Clients) FindConnection(ctx context.Context, org plan.SourceOrg, sinkID string) (plan.LiveConnection, bool, apply.Call, error) {
+	cl, err := c.client(org.Label)
+	if err != nil {
+		return plan.LiveConnection{}, false, apply.Call{}, err
+	}
+	var conns []api.Connection
+	call, err := c.call(ctx, func(ctx context.Context) error {
+		conns, err = cl.ListConnections(ctx, api.ListOptions{SinkOrgID: sinkID})
+		return err
+	})
+	if err != nil {
+		return plan.LiveConnection{}, false, call, err
+	}
+	for _, lc := range conns {
+		if strings.EqualFold(lc.SourceOrgID(), org.ID) && strings.EqualFold(lc.SinkOrgID(), sinkID) {
+			return plan.LiveConnection{ID: lc.ID, SourceID: strings.ToLower(lc.SourceOrgID()), SinkID: strings.ToLower(lc.SinkOrgID()), Types: lc.Attributes.ConnectionTypes}, true, call, nil
+		}
+	}
+	return plan.LiveConnection{}, false, call, nil
+}
