@@ -10,21 +10,13 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/orgsync/orgsync/pkg/api"
 )
 
-// manifestSites are the Datadog sites a manifest may name; each is served at
-// https://api.<site>.
-var manifestSites = []string{
-	"datadoghq.com",
-	"us3.datadoghq.com",
-	"us5.datadoghq.com",
-	"datadoghq.eu",
-	"ap1.datadoghq.com",
-	"ap2.datadoghq.com",
-	"uk1.datadoghq.com",
-	"ddog-gov.com",
-	"us2.ddog-gov.com",
-}
+// manifestSites are the Datadog sites a manifest may name: the client's
+// list, so validation and the client never disagree.
+var manifestSites = api.Sites
 
 // manifestTypes are the connection types of the Org Connections API, sorted.
 var manifestTypes = []string{"audit", "logs", "metrics"}

@@ -1,0 +1,277 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/orgsync/orgsync/internal/orgapi"
+	"github.com/orgsync/orgsync/pkg/apply"
+	"github.com/orgsync/orgsync/pkg/plan"
+)
+
+type applyArgs struct {
+	target      targetFlags
+	planFile    string
+	autoApprove bool
+	report      string
+	output      string
+	maxDeletes  int
+}
+
+func parseApplyArgs(args []string, s streams) (applyArgs, error) {
+	var a applyArgs
+	fs := flag.NewFlagSet("apply", flag.ContinueOnError)
+	fs.SetOutput(s.stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "Usage: orgsync apply -f PATH... [flags]\n       orgsync apply PLAN.json [flags]\n\nMakes live org connections match the manifest, or applies exactly a saved plan.\n\n")
+		fs.PrintDefaults()
+	}
+	a.target.register(fs)
+	fs.BoolVar(&a.autoApprove, "auto-approve", false, "apply without asking")
+	fs.StringVar(&a.report, "report", "orgsync-report.json", "write the JSON report to `FILE`")
+	fs.StringVar(&a.output, "output", "text", "stdout format: text, or json (one JSON object per finished change)")
+	fs.IntVar(&a.maxDeletes, "max-deletes", 10, "refuse to apply a plan that deletes more than `N` connections")
+	rest, err := parseInterleaved(fs, args)
+	if err != nil {
+		return a, usageError(err)
+	}
+	switch {
+	case len(a.target.files) > 0:
+		a.target.files = append(a.target.files, rest...)
+	case len(rest) == 1:
+		a.planFile = rest[0]
+	case len(rest) > 1:
+		return a, fmt.Errorf("apply takes one saved plan, got %d arguments (use -f for manifests)", len(rest))
+	default:
+		return a, withHint(errors.New("nothing to apply"), "give manifests with -f, or a saved plan file")
+	}
+	if a.planFile != "" && (len(a.target.orgs) > 0 || a.target.shard.count > 0) {
+		return a, errors.New("--org and --shard select orgs of a manifest; a saved plan is applied whole")
+	}
+	if a.output != "text" && a.output != "json" {
+		return a, fmt.Errorf("--output %q: want text or json", a.output)
+	}
+	if a.report == "" {
+		return a, errors.New("--report must name a file")
+	}
+	if a.maxDeletes < 0 {
+		return a, errors.New("--max-deletes must not be negative")
+	}
+	return a, a.target.check()
+}
+
+func runApply(ctx context.Context, args []string, s streams) error {
+	a, err := parseApplyArgs(args, s)
+	if err != nil {
+		return err
+	}
+	ap := &applier{args: a, s: s, started: time.Now()}
+	// Human output goes to stderr when stdout carries NDJSON.
+	ap.human = s.stdout
+	if a.output == "json" {
+		ap.human = s.stderr
+	}
+	if a.planFile != "" {
+		return ap.fromSavedPlan(ctx)
+	}
+	return ap.fromManifest(ctx)
+}
+
+// applier runs one apply command.
+type applier struct {
+	args    applyArgs
+	s       streams
+	human   io.Writer
+	started time.Time
+}
+
+func (ap *applier) fromManifest(ctx context.Context) error {
+	tf := &ap.args.target
+	m, err := loadManifest(tf.files, ap.s)
+	if err != nil {
+		return err
+	}
+	orgs, err := plan.Select(m, plan.SourceOrgs(m), plan.Selection{Labels: tf.orgs, ShardIndex: tf.shard.index, ShardCount: tf.shard.count}, false)
+	if err != nil {
+		return err
+	}
+	conn, err := connect(tf, ap.s, orgapi.FromManifest(orgs), sinksOf(m), ctx.Done())
+	if err != nil {
+		return err
+	}
+	defer conn.close()
+	st, orgErrs := readState(ctx, conn, orgs, tf.parallelism)
+	for _, e := range orgErrs {
+		fmt.Fprintf(ap.s.stderr, "orgsync: error: %v\n", e)
+	}
+	p := plan.Diff(m, st)
+	if err := ap.showPlan(p); err != nil {
+		return err
+	}
+	if err := checkMaxDeletes(p, ap.args.maxDeletes); err != nil {
+		return ap.refuse(p, err)
+	}
+	if ctx.Err() != nil {
+		return ap.refuse(p, errors.New("interrupted before any change"))
+	}
+	if p.Summary.Pending() > 0 && !ap.args.autoApprove {
+		if err := ap.approve(); err != nil {
+			return ap.refuse(p, err)
+		}
+	}
+	return ap.run(ctx, conn, p, orgErrs)
+}
+
+func (ap *applier) fromSavedPlan(ctx context.Context) error {
+	tf := &ap.args.target
+	f, err := os.Open(ap.args.planFile)
+	if err != nil {
+		return err
+	}
+	p, err := plan.ReadJSON(f)
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("%s: %w", ap.args.planFile, err)
+	}
+	var sinks []plan.OrgRef
+	for _, c := range p.Changes {
+		sinks = append(sinks, c.SinkOrg)
+	}
+	conn, err := connect(tf, ap.s, p.Orgs, sinks, ctx.Done())
+	if err != nil {
+		return err
+	}
+	defer conn.close()
+	if err := checkMaxDeletes(p, ap.args.maxDeletes); err != nil {
+		return ap.refuse(p, err)
+	}
+	st, orgErrs := readState(ctx, conn, planOrgs(p), tf.parallelism)
+	if len(orgErrs) > 0 {
+		return ap.refuse(p, fmt.Errorf("cannot check that the plan is still current:\n%w", orgErrorsErr(orgErrs)))
+	}
+	var stale []string
+	for _, o := range p.Orgs {
+		if plan.Fingerprint(st.Orgs[o.Label]) != p.LiveState[o.Label] {
+			stale = append(stale, o.Label)
+		}
+	}
+	if len(stale) > 0 {
+		return ap.refuse(p, withHint(
+			fmt.Errorf("the saved plan is stale: live connections of %s changed since it was made; nothing was applied", strings.Join(stale, ", ")),
+			"run orgsync plan again and review the new plan"))
+	}
+	if err := ap.showPlan(p); err != nil {
+		return err
+	}
+	return ap.run(ctx, conn, p, nil)
+}
+
+// showPlan prints the plan for the person running apply.
+func (ap *applier) showPlan(p *plan.Plan) error {
+	return plan.RenderText(ap.human, p, plan.RenderOptions{Color: colorEnabled(&ap.args.target, ap.s, ap.human)})
+}
+
+// approve asks on a terminal; without one it refuses, since a pipeline that
+// forgot --auto-approve must not hang or guess.
+func (ap *applier) approve() error {
+	if !isTerminal(ap.s.stdin) {
+		return withHint(errors.New("apply needs approval and there is no terminal to ask"),
+			"review the plan, then run again with --auto-approve, or apply a saved plan file")
+	}
+	fmt.Fprint(ap.s.stderr, "\nDo you want to perform these actions? Only 'yes' will be accepted to approve.\n  Enter a value: ")
+	line, _ := bufio.NewReader(ap.s.stdin).ReadString('\n')
+	if strings.TrimSpace(line) != "yes" {
+		return errors.New("apply cancelled: the answer was not 'yes'")
+	}
+	return nil
+}
+
+// refuse writes a report in which every pending change was skipped, then
+// fails with err: a report is written whatever happens.
+func (ap *applier) refuse(p *plan.Plan, err error) error {
+	rep := &apply.Report{FormatVersion: apply.FormatVersion, StartedAt: ap.started.UTC(), FinishedAt: time.Now().UTC(), Results: []apply.Result{}}
+	for _, c := range p.Pending() {
+		types := c.After
+		if c.Action == plan.Delete {
+			types = c.Before
+		}
+		rep.Results = append(rep.Results, apply.Result{Action: c.Action, Outcome: apply.Skipped, SourceOrg: c.SourceOrg,
+			SinkOrg: c.SinkOrg, ConnectionID: c.ConnectionID, ConnectionTypes: types, Error: "not started: " + err.Error()})
+	}
+	rep.Summarize()
+	if werr := rep.WriteFile(ap.args.report); werr != nil {
+		return errors.Join(err, werr)
+	}
+	return err
+}
+
+// run applies p, streaming results, and writes the report.
+func (ap *applier) run(ctx context.Context, conn *connection, p *plan.Plan, orgErrs []*plan.OrgError) error {
+	var mu sync.Mutex
+	enc := json.NewEncoder(ap.s.stdout)
+	prog := newProgress(ap.s.stderr, len(p.Pending()), conn.counters)
+	defer prog.stop()
+	rep := apply.Run(context.WithoutCancel(ctx), p, conn.clients, apply.Options{
+		Parallelism: ap.args.target.parallelism,
+		Stop:        ctx.Done(),
+		OrgErrors:   orgErrs,
+		Counters:    conn.counters,
+		OnResult: func(r apply.Result) {
+			prog.done(r)
+			if ap.args.output == "json" {
+				mu.Lock()
+				_ = enc.Encode(r)
+				mu.Unlock()
+			}
+		},
+	})
+	prog.stop()
+	werr := rep.WriteFile(ap.args.report)
+	printSummary(ap.human, ap.s.stderr, rep, ctx.Err() != nil)
+	if err := appendStepSummary(ap.s, func(b *bytes.Buffer) { apply.RenderMarkdown(b, rep) }); err != nil {
+		fmt.Fprintf(ap.s.stderr, "orgsync: warning: %v\n", err)
+	}
+	if werr != nil {
+		return werr
+	}
+	fmt.Fprintf(ap.s.stderr, "orgsync: wrote the report to %s\n", ap.args.report)
+	if ctx.Err() != nil {
+		return &exitError{code: 1, err: errors.New("interrupted: changes in flight finished, the rest were skipped; run apply again to finish")}
+	}
+	if !rep.OK() {
+		return errSilent
+	}
+	return nil
+}
+
+// printSummary prints the outcome counts, and every failure with its error.
+func printSummary(out, errw io.Writer, rep *apply.Report, interrupted bool) {
+	s := rep.Summary
+	head := "Apply complete:"
+	if interrupted {
+		head = "Apply interrupted:"
+	} else if !rep.OK() {
+		head = "Apply finished with failures:"
+	}
+	fmt.Fprintf(out, "\n%s %d created, %d updated, %d deleted, %d already present, %d unchanged, %d failed, %d skipped.\n",
+		head, s.Created, s.Updated, s.Deleted, s.AlreadyPresent, s.Unchanged, s.Failed, s.Skipped)
+	for _, r := range rep.Results {
+		if r.Outcome == apply.Failed {
+			sink := r.SinkOrg.Label
+			if sink == "" {
+				sink = r.SinkOrg.ID
+			}
+			fmt.Fprintf(errw, "orgsync: error: %s %s -> %s: %s\n", r.Action, r.SourceOrg.Label, sink, r.Error)
+		}
+	}
+}

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+
+	"github.com/orgsync/orgsync/internal/orgapi"
+	"github.com/orgsync/orgsync/pkg/plan"
+)
+
+type exportArgs struct {
+	target targetFlags
+}
+
+func parseExportArgs(args []string, s streams) (exportArgs, error) {
+	var a exportArgs
+	fs := flag.NewFlagSet("export", flag.ContinueOnError)
+	fs.SetOutput(s.stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "Usage: orgsync export -f PATH... [--org LABEL...] [flags]\n\nPrints a manifest of the live outgoing connections of the given orgs (default: the source orgs).\n\n")
+		fs.PrintDefaults()
+	}
+	a.target.register(fs)
+	rest, err := parseInterleaved(fs, args)
+	if err != nil {
+		return a, usageError(err)
+	}
+	a.target.files = append(a.target.files, rest...)
+	return a, a.target.check()
+}
+
+func runExport(ctx context.Context, args []string, s streams) error {
+	a, err := parseExportArgs(args, s)
+	if err != nil {
+		return err
+	}
+	tf := &a.target
+	m, err := loadManifest(tf.files, s)
+	if err != nil {
+		return err
+	}
+	orgs, err := plan.Select(m, plan.SourceOrgs(m), plan.Selection{Labels: tf.orgs, ShardIndex: tf.shard.index, ShardCount: tf.shard.count}, true)
+	if err != nil {
+		return err
+	}
+	conn, err := connect(tf, s, orgapi.FromManifest(orgs), sinksOf(m), nil)
+	if err != nil {
+		return err
+	}
+	defer conn.close()
+	st, orgErrs := readState(ctx, conn, orgs, tf.parallelism)
+	if len(orgErrs) > 0 {
+		return orgErrorsErr(orgErrs)
+	}
+	out, err := plan.Export(m, st, "")
+	if err != nil {
+		return err
+	}
+	_, err = s.stdout.Write(out)
+	return err
+}

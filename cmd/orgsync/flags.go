@@ -1,0 +1,148 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// listFlag is a repeatable string flag (-f a.yaml -f b.yaml).
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error {
+	if v == "" {
+		return errors.New("must not be empty")
+	}
+	*l = append(*l, v)
+	return nil
+}
+
+// shard is a --shard i/n value: this job takes slice i (1..n) of n.
+type shard struct{ index, count int }
+
+func (s *shard) String() string {
+	if s.count == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d/%d", s.index, s.count)
+}
+
+func (s *shard) Set(v string) error {
+	i, n, ok := strings.Cut(v, "/")
+	if !ok {
+		return errors.New("want i/n, such as 1/4")
+	}
+	index, err1 := strconv.Atoi(i)
+	count, err2 := strconv.Atoi(n)
+	if err1 != nil || err2 != nil || count < 1 || index < 1 || index > count {
+		return errors.New("want i/n with 1 <= i <= n, such as 1/4")
+	}
+	s.index, s.count = index, count
+	return nil
+}
+
+// rateFlag records whether --rate was given, since a rate the user chose
+// is a cap that the server's headers never raise.
+type rateFlag struct {
+	value float64
+	set   bool
+}
+
+func (r *rateFlag) String() string {
+	if !r.set {
+		return ""
+	}
+	return strconv.FormatFloat(r.value, 'g', -1, 64)
+}
+
+func (r *rateFlag) Set(v string) error {
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f <= 0 || f > 1e6 {
+		return errors.New("want requests per second, a number above 0")
+	}
+	r.value, r.set = f, true
+	return nil
+}
+
+// targetFlags are the flags that plan, apply and export share: what to
+// read and how to reach and pace the API.
+type targetFlags struct {
+	files       listFlag
+	orgs        listFlag
+	apiURL      string
+	sandbox     string
+	parallelism int
+	rate        rateFlag
+	burst       int
+	timeout     time.Duration
+	maxRetries  int
+	shard       shard
+	noColor     bool
+	verbose     bool
+}
+
+func (t *targetFlags) register(fs *flag.FlagSet) {
+	fs.Var(&t.files, "f", "manifest `PATH` (file or directory; repeatable)")
+	fs.Var(&t.orgs, "org", "only this source org `LABEL` (repeatable)")
+	fs.StringVar(&t.apiURL, "api-url", "", "send every org's calls to this base `URL` (env ORGSYNC_API_URL)")
+	fs.StringVar(&t.sandbox, "sandbox", "", "use the embedded emulator with its state kept in `FILE` (no keys needed)")
+	fs.IntVar(&t.parallelism, "parallelism", 10, "requests in flight at most, across all orgs")
+	fs.Var(&t.rate, "rate", "client-side limit in requests per second per source org (default: follow the server's rate-limit headers)")
+	fs.IntVar(&t.burst, "burst", 10, "client-side burst per source org, with --rate")
+	fs.DurationVar(&t.timeout, "timeout", 30*time.Second, "timeout of one HTTP request")
+	fs.IntVar(&t.maxRetries, "max-retries", 10, "retries of one request after 429, 5xx, timeouts and dropped connections")
+	fs.Var(&t.shard, "shard", "take slice `i/n` of the source orgs (stable split, for n parallel CI jobs)")
+	fs.BoolVar(&t.noColor, "no-color", false, "no colors in output")
+	fs.BoolVar(&t.verbose, "v", false, "log every API request and response (never keys) on stderr")
+}
+
+// check validates the flags once parsed.
+func (t *targetFlags) check() error {
+	switch {
+	case t.parallelism < 1:
+		return errors.New("--parallelism must be at least 1")
+	case t.burst < 1:
+		return errors.New("--burst must be at least 1")
+	case t.timeout <= 0:
+		return errors.New("--timeout must be above 0")
+	case t.maxRetries < 0:
+		return errors.New("--max-retries must not be negative")
+	case t.sandbox != "" && t.apiURL != "":
+		return errors.New("--sandbox and --api-url exclude each other")
+	}
+	return nil
+}
+
+// parseInterleaved parses flags that may come before or after positional
+// arguments ("apply plan.json --report r.json"), which flag.Parse alone
+// does not: it stops at the first positional argument.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return positional, nil
+		}
+		if args[0] == "--" {
+			return append(positional, args[1:]...), nil
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
+	}
+}
+
+// usageError marks a flag parsing failure: the flag package has already
+// printed what is wrong and the usage, so only the exit code is left.
+func usageError(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return errSilent
+}

@@ -1,0 +1,21 @@
+// Command orgsync makes Datadog org connections match a YAML manifest.
+// Run "orgsync -h" for the commands.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// After the first signal, give the default behaviour back, so a
+		// second Ctrl-C ends a run that is still finishing its requests.
+		<-ctx.Done()
+		stop()
+	}()
+	os.Exit(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+
+	"github.com/orgsync/orgsync/pkg/apply"
+)
+
+type reportArgs struct {
+	files []string
+	out   string
+}
+
+func parseReportArgs(args []string, s streams) (reportArgs, error) {
+	var a reportArgs
+	if len(args) == 0 || args[0] != "merge" {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+			fmt.Fprint(s.stderr, "Usage: orgsync report merge [-o FILE] REPORT.json...\n")
+			return a, flag.ErrHelp
+		}
+		return a, errors.New("usage: orgsync report merge [-o FILE] REPORT.json...")
+	}
+	fs := flag.NewFlagSet("report merge", flag.ContinueOnError)
+	fs.SetOutput(s.stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "Usage: orgsync report merge [-o FILE] REPORT.json...\n\nJoins the reports of sharded apply runs into one, with summed counts.\n\n")
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&a.out, "o", "", "write the merged report to `FILE` instead of stdout")
+	rest, err := parseInterleaved(fs, args[1:])
+	if err != nil {
+		return a, usageError(err)
+	}
+	if len(rest) == 0 {
+		return a, errors.New("report merge needs at least one report file")
+	}
+	a.files = rest
+	return a, nil
+}
+
+func runReport(_ context.Context, args []string, s streams) error {
+	a, err := parseReportArgs(args, s)
+	if err != nil {
+		return err
+	}
+	var reports []*apply.Report
+	for _, f := range a.files {
+		r, err := apply.ReadReport(f)
+		if err != nil {
+			return err
+		}
+		reports = append(reports, r)
+	}
+	merged := apply.Merge(reports...)
+	if a.out != "" {
+		return merged.WriteFile(a.out)
+	}
+	var b bytes.Buffer
+	if err := merged.Encode(&b); err != nil {
+		return err
+	}
+	_, err = s.stdout.Write(b.Bytes())
+	return err
+}

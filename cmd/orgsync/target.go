@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync/atomic"
+
+	"github.com/orgsync/orgsync/internal/orgapi"
+	"github.com/orgsync/orgsync/pkg/api"
+	"github.com/orgsync/orgsync/pkg/apply"
+	"github.com/orgsync/orgsync/pkg/plan"
+)
+
+// loadManifest loads and validates the manifests, printing every problem
+// as FILE:LINE:COL: message (and as GitHub annotations inside Actions).
+func loadManifest(paths []string, s streams) (*plan.Manifest, error) {
+	if len(paths) == 0 {
+		return nil, withHint(errors.New("no manifest given"), "name one or more files or directories with -f")
+	}
+	m, err := plan.Load(paths)
+	if err == nil {
+		return m, nil
+	}
+	var verrs *plan.ValidationErrors
+	if !errors.As(err, &verrs) {
+		return nil, err
+	}
+	gh := s.getenv("GITHUB_ACTIONS") == "true"
+	for _, e := range verrs.Errors {
+		fmt.Fprintln(s.stderr, e.Error())
+		if gh {
+			fmt.Fprintf(s.stderr, "::error file=%s,line=%d,col=%d::%s\n",
+				escapeProperty(e.File), e.Line, e.Column, escapeData(e.Msg))
+		}
+	}
+	return nil, &exitError{code: 1, err: fmt.Errorf("the manifest is invalid: %d %s", len(verrs.Errors), plural(len(verrs.Errors), "problem", "problems"))}
+}
+
+// escapeData and escapeProperty follow the GitHub Actions workflow command
+// escaping rules, so a message with a newline or a comma stays one annotation.
+func escapeData(s string) string {
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
+}
+
+func escapeProperty(s string) string {
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A", ":", "%3A", ",", "%2C").Replace(s)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// connection is an open line to the API for a set of source orgs.
+type connection struct {
+	clients  *orgapi.Clients
+	counters *apply.Counters
+	close    func() error
+}
+
+// connect makes the clients for orgs, on the real sites, on --api-url, or on
+// the in-process emulator with --sandbox; sinks are the other orgs that the
+// emulator must know. stop, when closed, lets requests on the wire finish
+// but starts no new attempt.
+func connect(tf *targetFlags, s streams, orgs []plan.SourceOrg, sinks []plan.OrgRef, stop <-chan struct{}) (*connection, error) {
+	cfg := orgapi.Config{
+		APIURL:      tf.apiURL,
+		Keys:        orgapi.EnvKeys(s.getenv),
+		UserAgent:   "orgsync/" + version(),
+		Timeout:     tf.timeout,
+		MaxRetries:  tf.maxRetries,
+		Rate:        tf.rate.value,
+		Burst:       tf.burst,
+		RateIsCap:   tf.rate.set,
+		Parallelism: tf.parallelism,
+		Stop:        stop,
+		Counters:    &apply.Counters{},
+	}
+	if cfg.APIURL == "" && tf.sandbox == "" {
+		cfg.APIURL = s.getenv("ORGSYNC_API_URL")
+	}
+	if tf.verbose {
+		cfg.OnResponse = verboseLogger(s.stderr)
+	}
+	closeFn := func() error { return nil }
+	if tf.sandbox != "" {
+		sb, err := orgapi.OpenSandbox(tf.sandbox, orgs, sinks)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Transport = sb.Transport()
+		cfg.APIURL = orgapi.SandboxURL
+		cfg.Keys = orgapi.SandboxKeys
+		closeFn = sb.Close
+	}
+	clients, err := orgapi.New(cfg, orgs)
+	if err != nil {
+		_ = closeFn()
+		return nil, err
+	}
+	return &connection{clients: clients, counters: cfg.Counters, close: closeFn}, nil
+}
+
+// verboseLogger prints one line per API response. It prints method, path,
+// status and rate-limit headers: never a header that carries a key.
+func verboseLogger(w io.Writer) func(api.ResponseInfo) {
+	var n atomic.Int64
+	return func(ri api.ResponseInfo) {
+		rl := ""
+		if ri.RateLimit.Limit >= 0 {
+			rl = fmt.Sprintf(", rate limit %s %d/%d per %ds, reset %ds", ri.RateLimit.Name, ri.RateLimit.Remaining, ri.RateLimit.Limit, ri.RateLimit.Period, ri.RateLimit.Reset)
+		}
+		fmt.Fprintf(w, "orgsync: [%d] %s %s -> %d (attempt %d, %dms%s)\n", n.Add(1), ri.Method, ri.Path, ri.StatusCode, ri.Attempt, ri.Elapsed.Milliseconds(), rl)
+	}
+}
+
+// sinksOf lists the sinks of a manifest's connections, so the emulator can
+// hold every org a connection points at.
+func sinksOf(m *plan.Manifest) []plan.OrgRef {
+	var out []plan.OrgRef
+	for _, o := range m.Orgs {
+		out = append(out, plan.OrgRef{Label: o.Label, ID: o.ID})
+	}
+	for _, c := range m.Connections {
+		if c.SinkLabel == "" {
+			out = append(out, plan.OrgRef{ID: c.SinkID})
+		}
+	}
+	return out
+}
+
+// readState verifies and reads the live state of orgs.
+func readState(ctx context.Context, conn *connection, orgs []plan.Org, parallelism int) (plan.State, []*plan.OrgError) {
+	st, err := plan.ReadState(ctx, conn.clients, orgs, parallelism)
+	var orgErrs []*plan.OrgError
+	if err != nil {
+		for _, e := range unwrapAll(err) {
+			var oe *plan.OrgError
+			if errors.As(e, &oe) {
+				orgErrs = append(orgErrs, oe)
+			}
+		}
+	}
+	return st, orgErrs
+}
+
+func unwrapAll(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+// orgErrorsErr joins org failures into one error of a line each.
+func orgErrorsErr(errs []*plan.OrgError) error {
+	var lines []string
+	for _, e := range errs {
+		lines = append(lines, e.Error())
+	}
+	err := errors.New(strings.Join(lines, "\n"))
+	for _, e := range errs {
+		if errors.Is(e, plan.ErrWrongOrg) {
+			return withHint(err, "check that each org's key env vars hold keys of the org whose id the manifest declares")
+		}
+		if api.IsUnauthorized(e) {
+			return withHint(err, "the server refused the keys: check the env vars the manifest names for that org")
+		}
+	}
+	return err
+}
+
+// colorEnabled says whether output to w may use ANSI colors.
+func colorEnabled(tf *targetFlags, s streams, w io.Writer) bool {
+	if tf.noColor || s.getenv("NO_COLOR") != "" {
+		return false
+	}
+	return isTerminal(w)
+}
+
+// isTerminal reports whether v is a terminal (a character device).
+func isTerminal(v any) bool {
+	f, ok := v.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// planOrgs turns a saved plan's orgs back into manifest orgs for reading.
+func planOrgs(p *plan.Plan) []plan.Org {
+	out := make([]plan.Org, len(p.Orgs))
+	for i, o := range p.Orgs {
+		out[i] = plan.Org{Label: o.Label, ID: o.ID, Site: o.Site, APIKeyEnv: o.APIKeyEnv, AppKeyEnv: o.AppKeyEnv, Prune: o.Prune}
+	}
+	return out
+}

@@ -1,0 +1,25 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"runtime/debug"
+)
+
+// version returns the module version the binary was built from, or "dev".
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+func runVersion(args []string, s streams) error {
+	fs := flag.NewFlagSet("version", flag.ContinueOnError)
+	fs.SetOutput(s.stderr)
+	if err := fs.Parse(args); err != nil {
+		return usageError(err)
+	}
+	fmt.Fprintf(s.stdout, "orgsync %s\n", version())
+	return nil
+}
