@@ -3,6 +3,7 @@ package plan
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -230,4 +231,37 @@ func checkGolden(t *testing.T, path string, got []byte) {
 	want, err := os.ReadFile(path)
 	require.NoError(t, err, "missing golden file; run go test -update")
 	assert.Equal(t, string(want), string(got), "output differs from %s; run go test -update and review the diff", path)
+}
+
+// BenchmarkDiff diffs a 1,000-org, 10,000-connection manifest against live
+// state that matches it but for every tenth connection (drifted types).
+func BenchmarkDiff(b *testing.B) {
+	name := filepath.Join(b.TempDir(), "big.yaml")
+	require.NoError(b, os.WriteFile(name, bigManifest(1000, 10000), 0o644))
+	m, err := Load([]string{name})
+	require.NoError(b, err)
+	orgByLabel := make(map[string]Org)
+	for _, o := range m.Orgs {
+		orgByLabel[o.Label] = o
+	}
+	live := State{Orgs: make(map[string][]LiveConnection)}
+	for _, o := range SourceOrgs(m) {
+		live.Orgs[o.Label] = nil
+	}
+	for i, c := range m.Connections {
+		types := c.Types
+		if i%10 == 0 {
+			types = []string{"audit"}
+		}
+		src := orgByLabel[c.SourceLabel]
+		live.Orgs[c.SourceLabel] = append(live.Orgs[c.SourceLabel], LiveConnection{
+			ID: fmt.Sprintf("conn-%d", i), SourceID: src.ID, SinkID: c.SinkID, Types: types})
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		p := Diff(m, live)
+		if p.Summary.Update != 1000 || p.Summary.Noop != 9000 {
+			b.Fatalf("unexpected plan summary %+v", p.Summary)
+		}
+	}
 }
