@@ -82,17 +82,25 @@ func runApply(ctx context.Context, args []string, s streams) error {
 		ap.human = s.stderr
 	}
 	if a.planFile != "" {
-		return ap.fromSavedPlan(ctx)
+		err = ap.fromSavedPlan(ctx)
+	} else {
+		err = ap.fromManifest(ctx)
 	}
-	return ap.fromManifest(ctx)
+	if err != nil && !ap.reported {
+		// Failed before there was a plan (invalid manifest, missing keys,
+		// unreadable plan file): an empty report still says so to CI.
+		err = ap.refuse(&plan.Plan{}, err)
+	}
+	return err
 }
 
 // applier runs one apply command.
 type applier struct {
-	args    applyArgs
-	s       streams
-	human   io.Writer
-	started time.Time
+	args     applyArgs
+	s        streams
+	human    io.Writer
+	started  time.Time
+	reported bool // the report file was written (or its writing failed)
 }
 
 func (ap *applier) fromManifest(ctx context.Context) error {
@@ -209,6 +217,7 @@ func (ap *applier) refuse(p *plan.Plan, err error) error {
 			SinkOrg: c.SinkOrg, ConnectionID: c.ConnectionID, ConnectionTypes: types, Error: "not started: " + err.Error()})
 	}
 	rep.Summarize()
+	ap.reported = true
 	if werr := rep.WriteFile(ap.args.report); werr != nil {
 		return errors.Join(err, werr)
 	}
@@ -236,6 +245,7 @@ func (ap *applier) run(ctx context.Context, conn *connection, p *plan.Plan, orgE
 		},
 	})
 	prog.stop()
+	ap.reported = true
 	werr := rep.WriteFile(ap.args.report)
 	printSummary(ap.human, ap.s.stderr, rep, ctx.Err() != nil)
 	if err := appendStepSummary(ap.s, func(b *bytes.Buffer) { apply.RenderMarkdown(b, rep) }); err != nil {

@@ -128,7 +128,7 @@ func TestSavedPlan(t *testing.T) {
 
 	t.Run("a plan file that is not a plan", func(t *testing.T) {
 		bad := writeFile(t, dir, "bad.json", `{"format_version": 7}`)
-		r := runCLI(t, nil, "apply", bad, "--sandbox", state)
+		r := runCLI(t, nil, "apply", bad, "--sandbox", state, "--report", filepath.Join(dir, "bad-report.json"))
 		assert.Equal(t, 1, r.code)
 		assert.Contains(t, r.stderr, "format_version 7 is not supported")
 	})
@@ -285,4 +285,30 @@ func TestNoKeysNoNetwork(t *testing.T) {
 	r := runCLI(t, nil, "plan", "-f", quickstart)
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, "org checkout: $DD_API_KEY_CHECKOUT and $DD_APP_KEY_CHECKOUT not set")
+}
+
+// TestApplyAlwaysWritesAReport: even input that fails before any plan
+// leaves a report, so a pipeline never reads a stale one.
+func TestApplyAlwaysWritesAReport(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, manifest, wantErr string
+	}{
+		{name: "invalid manifest", manifest: "version: 2\n", wantErr: "the manifest is invalid"},
+		{name: "missing keys", manifest: hubManifest, wantErr: "$A_API and $A_APP not set"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			report := writeFile(t, dir, "report.json", `{"stale": true}`)
+			m := writeFile(t, dir, "m.yaml", tt.manifest)
+			r := runCLI(t, nil, "apply", "-f", m, "--auto-approve", "--report", report)
+			assert.Equal(t, 1, r.code)
+			assert.Contains(t, r.stderr, tt.wantErr)
+			rep := readReport(t, report)
+			assert.Empty(t, rep.Results)
+			assert.Equal(t, apply.Summary{}, rep.Summary)
+		})
+	}
 }

@@ -43,7 +43,10 @@ type Config struct {
 	// Stop, when closed, makes the clients start no new attempt while
 	// letting requests on the wire finish.
 	Stop <-chan struct{}
-	// Counters collects throttling and retries of every call.
+	// Counters collects throttling and retries of the reads made through
+	// [plan.Reader]. The calls made through [apply.Writer] are not added
+	// here: apply.Run adds them from the [apply.Call] they return, so that
+	// giving apply.Run the same Counters counts every call once.
 	Counters *apply.Counters
 }
 
@@ -151,7 +154,8 @@ func (c *Clients) client(label string) (*api.Client, error) {
 }
 
 // call runs fn with call accounting and the stop signal attached, and says
-// what it cost.
+// what it cost. It does not count the cost: the Writer methods return it to
+// apply.Run, which counts it, and the Reader methods count it with read.
 func (c *Clients) call(ctx context.Context, fn func(ctx context.Context) error) (apply.Call, error) {
 	var ci api.CallInfo
 	ctx = api.WithCallInfo(ctx, &ci)
@@ -159,9 +163,14 @@ func (c *Clients) call(ctx context.Context, fn func(ctx context.Context) error) 
 		ctx = api.WithStop(ctx, c.stop)
 	}
 	err := fn(ctx)
-	call := apply.Call{Attempts: ci.Attempts, HTTPStatus: ci.StatusCode, Throttled: ci.Throttled}
+	return apply.Call{Attempts: ci.Attempts, HTTPStatus: ci.StatusCode, Throttled: ci.Throttled}, err
+}
+
+// read is call for the [plan.Reader] methods, whose cost nobody else counts.
+func (c *Clients) read(ctx context.Context, fn func(ctx context.Context) error) error {
+	call, err := c.call(ctx, fn)
 	c.counters.Add(call)
-	return call, err
+	return err
 }
 
 // CurrentOrg implements [plan.Reader].
@@ -171,7 +180,7 @@ func (c *Clients) CurrentOrg(ctx context.Context, org plan.Org) (string, error) 
 		return "", err
 	}
 	var id string
-	_, err = c.call(ctx, func(ctx context.Context) error {
+	err = c.read(ctx, func(ctx context.Context) error {
 		id, err = cl.CurrentOrg(ctx)
 		return err
 	})
@@ -181,17 +190,13 @@ func (c *Clients) CurrentOrg(ctx context.Context, org plan.Org) (string, error) 
 // ListConnections implements [plan.Reader]: every page of the connections
 // the org takes part in, as source (filtered server-side) or sink.
 func (c *Clients) ListConnections(ctx context.Context, org plan.Org) ([]plan.LiveConnection, error) {
-	return c.list(ctx, org.Label, api.ListOptions{SourceOrgID: org.ID})
-}
-
-func (c *Clients) list(ctx context.Context, label string, opt api.ListOptions) ([]plan.LiveConnection, error) {
-	cl, err := c.client(label)
+	cl, err := c.client(org.Label)
 	if err != nil {
 		return nil, err
 	}
 	var conns []api.Connection
-	_, err = c.call(ctx, func(ctx context.Context) error {
-		conns, err = cl.ListConnections(ctx, opt)
+	err = c.read(ctx, func(ctx context.Context) error {
+		conns, err = cl.ListConnections(ctx, api.ListOptions{SourceOrgID: org.ID})
 		return err
 	})
 	if err != nil {
