@@ -129,6 +129,13 @@ func (c *Client) ListConnections(ctx context.Context, opt ListOptions) ([]Connec
 		offset   int64
 		maxPages = int64(maxListPages)
 	)
+	// The caller's CallInfo describes the whole list: each page is a call
+	// of its own, and the list cost the sum of their attempts.
+	var sum, pageInfo CallInfo
+	if outer, ok := ctx.Value(callInfoKey{}).(*CallInfo); ok && outer != nil {
+		defer func() { *outer = sum }()
+	}
+	ctx = WithCallInfo(ctx, &pageInfo)
 	for page := int64(1); ; page++ {
 		q := url.Values{}
 		if opt.SinkOrgID != "" {
@@ -142,6 +149,9 @@ func (c *Client) ListConnections(ctx context.Context, opt ListOptions) ([]Connec
 		var resp listResponse
 		err := c.do(ctx, request{method: http.MethodGet, key: "GET " + connectionsPath,
 			path: connectionsPath, query: q, out: &resp})
+		sum.Attempts += pageInfo.Attempts
+		sum.Throttled += pageInfo.Throttled
+		sum.StatusCode = pageInfo.StatusCode
 		if err != nil {
 			return nil, err
 		}

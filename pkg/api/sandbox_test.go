@@ -157,3 +157,18 @@ func TestClientSeesSandboxRateLimit(t *testing.T) {
 	assert.Equal(t, 0, apiErr.RateLimit.Remaining)
 	assert.Positive(t, apiErr.RetryAfter)
 }
+
+func TestListCallInfoCoversEveryPage(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	base := startSandbox(t, nil, 25)
+	src := newClient(t, base, "src-api", "src-app")
+	for i := range 25 {
+		_, err := src.CreateConnection(ctx, fmt.Sprintf("00000000-0000-4000-8000-%012d", i), []string{"logs"})
+		require.NoError(t, err)
+	}
+	var ci api.CallInfo
+	_, err := src.ListConnections(api.WithCallInfo(ctx, &ci), api.ListOptions{PageSize: 10})
+	require.NoError(t, err)
+	assert.Equal(t, api.CallInfo{Attempts: 3, StatusCode: 200}, ci, "three pages, one attempt each")
+}
