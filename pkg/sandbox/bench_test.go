@@ -89,9 +89,6 @@ func BenchmarkListSpoke1000Orgs(b *testing.B) {
 // TestBigStore runs the benchmark's scenario once, so that it stays
 // correct in normal test runs.
 func TestBigStore(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds a store of 20,000 connections")
-	}
 	t.Parallel()
 	s := newServer(t, bigFixture(10_000), Options{})
 	n, err := pageAll(s, orgKeys(0))
