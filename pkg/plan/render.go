@@ -43,15 +43,16 @@ func RenderText(w io.Writer, p *Plan, opt RenderOptions) error {
 	} else {
 		b.WriteString("orgsync will perform the following actions:\n\n")
 		for _, c := range pending {
-			b.WriteString(paint(colors[c.Action], fmt.Sprintf("  %s %-6s %s -> %s", symbols[c.Action], c.Action, c.SourceOrg.Label, c.SinkName())))
+			line := fmt.Sprintf("  %s %-6s %s -> %s", symbols[c.Action], c.Action, c.SourceOrg.Label, c.SinkName())
 			switch c.Action {
 			case Create:
-				fmt.Fprintf(&b, " %s\n", formatTypes(c.After))
+				line += " " + formatTypes(c.After)
 			case Update:
-				fmt.Fprintf(&b, " %s -> %s (id %s)\n", formatTypes(c.Before), formatTypes(c.After), c.ConnectionID)
+				line += fmt.Sprintf(" %s -> %s (id %s)", formatTypes(c.Before), formatTypes(c.After), c.ConnectionID)
 			case Delete:
-				fmt.Fprintf(&b, " %s (id %s)\n", formatTypes(c.Before), c.ConnectionID)
+				line += fmt.Sprintf(" %s (id %s)", formatTypes(c.Before), c.ConnectionID)
 			}
+			b.WriteString(paint(colors[c.Action], line) + "\n")
 		}
 	}
 	var unmanaged []Change
