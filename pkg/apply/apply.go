@@ -298,26 +298,11 @@ func (r *runner) create(ctx context.Context, org plan.SourceOrg, c plan.Change, 
 	if !api.IsConflict(err) {
 		return err
 	}
-	live, found, call, err := r.w.FindConnection(ctx, org, c.SinkOrg.ID)
-	rec(call, false)
-	if err != nil {
-		return fmt.Errorf("re-read after 409: %w", err)
+	found, err := r.adopt(ctx, org, c, res, rec, "409")
+	if err == nil && !found {
+		err = fmt.Errorf("the server answered 409 (already exists) but lists no connection from %s to %s", org.Label, c.SinkName())
 	}
-	if !found {
-		return fmt.Errorf("the server answered 409 (already exists) but lists no connection from %s to %s", org.Label, c.SinkName())
-	}
-	res.ConnectionID = live.ID
-	if sameTypes(live.Types, c.After) {
-		res.Outcome = AlreadyPresent
-		return nil
-	}
-	call, err = r.w.UpdateConnection(ctx, org, live.ID, c.After)
-	rec(call, true)
-	if err != nil {
-		return fmt.Errorf("update the connection found after 409: %w", err)
-	}
-	res.Outcome = Updated
-	return nil
+	return err
 }
 
 // update sets the connection's types. A 404 means the connection went away
@@ -333,26 +318,37 @@ func (r *runner) update(ctx context.Context, org plan.SourceOrg, c plan.Change, 
 	if !api.IsNotFound(err) {
 		return err
 	}
+	found, err := r.adopt(ctx, org, c, res, rec, "404")
+	if err != nil || found {
+		return err
+	}
+	return r.create(ctx, org, plan.Change{Action: plan.Create, SourceOrg: c.SourceOrg, SinkOrg: c.SinkOrg, After: c.After}, res, rec)
+}
+
+// adopt re-reads the org's connection to the change's sink and, when there
+// is one, gives it the change's types. after names the answer that made the
+// re-read necessary, for error messages.
+func (r *runner) adopt(ctx context.Context, org plan.SourceOrg, c plan.Change, res *Result, rec func(Call, bool), after string) (found bool, err error) {
 	live, found, call, err := r.w.FindConnection(ctx, org, c.SinkOrg.ID)
 	rec(call, false)
 	if err != nil {
-		return fmt.Errorf("re-read after 404: %w", err)
+		return false, fmt.Errorf("re-read after %s: %w", after, err)
 	}
-	if found {
-		res.ConnectionID = live.ID
-		if sameTypes(live.Types, c.After) {
-			res.Outcome = AlreadyPresent
-			return nil
-		}
-		call, err = r.w.UpdateConnection(ctx, org, live.ID, c.After)
-		rec(call, true)
-		if err != nil {
-			return err
-		}
-		res.Outcome = Updated
-		return nil
+	if !found {
+		return false, nil
 	}
-	return r.create(ctx, org, plan.Change{Action: plan.Create, SourceOrg: c.SourceOrg, SinkOrg: c.SinkOrg, After: c.After}, res, rec)
+	res.ConnectionID = live.ID
+	if sameTypes(live.Types, c.After) {
+		res.Outcome = AlreadyPresent
+		return true, nil
+	}
+	call, err = r.w.UpdateConnection(ctx, org, live.ID, c.After)
+	rec(call, true)
+	if err != nil {
+		return true, fmt.Errorf("update the connection found after %s: %w", after, err)
+	}
+	res.Outcome = Updated
+	return true, nil
 }
 
 func sameTypes(a, b []string) bool {
