@@ -313,17 +313,21 @@ func (c *Client) do(ctx context.Context, r request) error {
 		if err := ctx.Err(); err != nil {
 			return fail(err)
 		}
-		p, err := c.pacers.acquire(waitCtx, r.key)
+		p, release, err := c.pacers.acquire(waitCtx, r.key)
 		if err != nil {
 			return waitFailed(attempt, err)
 		}
 		select {
 		case <-stop:
+			release()
 			return stopped(attempt)
 		default:
 		}
 		info.Attempts = attempt
 		a := c.attempt(ctx, r.method, c.base+display, payload)
+		if a.err != nil {
+			release()
+		}
 
 		if a.err != nil {
 			if ctx.Err() != nil {
@@ -359,6 +363,7 @@ func (c *Client) do(ctx context.Context, r request) error {
 			o.err = apiErr
 		}
 		c.pacers.observe(r.key, p, o)
+		release()
 		if c.onResponse != nil {
 			c.onResponse(ResponseInfo{Method: r.method, Path: r.path, StatusCode: a.status, RateLimit: rl,
 				Attempt: attempt, Elapsed: a.recv.Sub(a.sent)})

@@ -32,18 +32,73 @@ type pacers struct {
 	def    *pacer
 	byName map[string]*pacer
 	byKey  map[string]*pacer
+	// probes let one request at a time through for an endpoint key that
+	// no answer has named yet, once the server is known to rate-limit:
+	// otherwise the first burst of writes after the reads would go out
+	// unpaced and meet a 429 for every request over the limit.
+	probes map[string]chan struct{}
+	// unnamed are keys whose answers carry no bucket name: never probed.
+	unnamed map[string]bool
 }
 
 func newPacers(seed func() *pacer) *pacers {
 	def := seed()
 	def.sends = map[string][]time.Time{}
-	return &pacers{seed: seed, def: def, byName: map[string]*pacer{}, byKey: map[string]*pacer{}}
+	return &pacers{seed: seed, def: def, byName: map[string]*pacer{}, byKey: map[string]*pacer{},
+		probes: map[string]chan struct{}{}, unnamed: map[string]bool{}}
+}
+
+// probe returns the probe of key, or nil when key needs none: its bucket
+// is known, its answers name none, or the server was never seen to
+// rate-limit.
+func (ps *pacers) probe(key string) chan struct{} {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if _, ok := ps.byKey[key]; ok || ps.unnamed[key] || len(ps.byName) == 0 {
+		return nil
+	}
+	ch, ok := ps.probes[key]
+	if !ok {
+		ch = make(chan struct{}, 1)
+		ps.probes[key] = ch
+	}
+	return ch
+}
+
+// enter waits for the probe of key, if it needs one, and returns the
+// function that lets the next request through: call it once the answer
+// was observed (or none came).
+func (ps *pacers) enter(ctx context.Context, key string) (release func(), err error) {
+	for {
+		ch := ps.probe(key)
+		if ch == nil {
+			return func() {}, nil
+		}
+		select {
+		case ch <- struct{}{}:
+		case <-ctx.Done():
+			return func() {}, context.Cause(ctx)
+		}
+		if ps.probe(key) == nil {
+			<-ch // named while we waited: no need to go one by one
+			continue
+		}
+		return sync.OnceFunc(func() { <-ch }), nil
+	}
 }
 
 // acquire waits until the bucket of endpoint key lets one more request go,
 // counts it there and returns that bucket. A key that moves to a named
 // bucket while its request waits goes on waiting in the new one.
-func (ps *pacers) acquire(ctx context.Context, key string) (*pacer, error) {
+//
+// Until an answer names the bucket of key, requests of key go one at a
+// time (see pacers.probes); release lets the next one through and must be
+// called once the attempt's answer was observed, or failed.
+func (ps *pacers) acquire(ctx context.Context, key string) (p *pacer, release func(), err error) {
+	release, err = ps.enter(ctx, key)
+	if err != nil {
+		return nil, release, err
+	}
 	haveCap := false
 	for {
 		p := ps.forKey(key)
@@ -51,7 +106,10 @@ func (ps *pacers) acquire(ctx context.Context, key string) (*pacer, error) {
 		if err == errMoved {
 			continue
 		}
-		return p, err
+		if err != nil {
+			release()
+		}
+		return p, release, err
 	}
 }
 
@@ -74,6 +132,13 @@ func (ps *pacers) forKey(key string) *pacer {
 // server counts them, and some may not be answered yet).
 func (ps *pacers) observe(key string, from *pacer, o observation) {
 	target, moved := from, false
+	if o.rl.Name == "" && o.status > 0 && o.status < 500 {
+		// The server answered and named no bucket: nothing to wait for.
+		// (A 5xx may come from a proxy, which says nothing of the API.)
+		ps.mu.Lock()
+		ps.unnamed[key] = true
+		ps.mu.Unlock()
+	}
 	if o.rl.Name != "" {
 		ps.mu.Lock()
 		p, ok := ps.byName[o.rl.Name]
@@ -88,7 +153,7 @@ func (ps *pacers) observe(key string, from *pacer, o observation) {
 	}
 	target.update(o)
 	if moved {
-		target.inherit(ps.def.takeSends(key))
+		target.inherit(ps.def.takeSends(key), o)
 	}
 }
 
@@ -113,11 +178,13 @@ type pacer struct {
 
 	limit     int           // server's Limit, 0 until known
 	period    time.Duration // server's Period
-	used      int           // requests counted in the current window
+	used      int           // requests counted in the current window, ours and others'
+	ours      int           // requests this client sent in the current window through this bucket, inherited ones included
 	windowEnd time.Time     // upper bound of the current window's end, zero until known
 	notBefore time.Time     // set by a 429: nobody sends before
 	blockErr  error         // the 429 that set notBefore
 	slack     time.Duration // 1s once the server's Reset looks rounded down
+	noSnap    bool          // a 429 came: do not trust calendar alignment (see snap)
 
 	sends map[string][]time.Time // default bucket only: send times per endpoint key
 }
@@ -184,6 +251,7 @@ func (p *pacer) acquire(ctx context.Context, key string, moved func() bool, have
 			continue
 		}
 		p.used++
+		p.ours++
 		if s := p.sends[key]; p.sends != nil && len(s) < maxPendingSends {
 			p.sends[key] = append(s, now)
 		}
@@ -244,7 +312,7 @@ func (p *pacer) gateDelay(now time.Time) time.Duration {
 func (p *pacer) roll(now time.Time) {
 	n := now.Sub(p.windowEnd)/p.period + 1
 	p.windowEnd = p.windowEnd.Add(n * p.period)
-	p.used = 0
+	p.used, p.ours = 0, 0
 	p.lim = rate.NewLimiter(p.serverRate(), p.limit)
 }
 
@@ -310,6 +378,7 @@ func (p *pacer) update(o observation) {
 				p.windowEnd = minTime(p.windowEnd, end)
 			}
 		}
+		p.snap(o)
 	}
 	current := first || !o.sent.Before(p.windowStart())
 	if p.limit > 0 && rl.Remaining >= 0 && current {
@@ -320,6 +389,9 @@ func (p *pacer) update(o observation) {
 		p.used = max(p.used, limit-rl.Remaining)
 	}
 	if o.status == http.StatusTooManyRequests {
+		// A 429 says the estimate of the window was wrong: no more
+		// trusting the calendar (see snap).
+		p.noSnap = true
 		if until := o.recv.Add(o.block); until.After(p.notBefore) {
 			p.notBefore, p.blockErr = until, o.err
 		}
@@ -331,6 +403,31 @@ func (p *pacer) update(o observation) {
 		}
 	}
 }
+
+// snap sharpens the estimate of the window's end. Reset is whole seconds,
+// so one answer only says that the end lies in (sent+Reset-1s, recv+Reset]:
+// waiting for the upper edge loses up to a second per run. Datadog aligns
+// its windows to the calendar (multiples of Period in Unix time), so when
+// such a boundary lies inside that interval it is the end; a small margin
+// covers clock skew. Once a 429 shows the guess wrong (a clock too far
+// ahead, a server that does not align), snapping stops for good.
+func (p *pacer) snap(o observation) {
+	rl := o.rl
+	if p.noSnap || p.period <= 0 || p.slack > 0 || rl.Reset < 1 || p.windowEnd.IsZero() {
+		return
+	}
+	low := o.sent.Add(seconds(rl.Reset) - time.Second)
+	period := p.period.Nanoseconds()
+	up := p.windowEnd.UnixNano()
+	boundary := time.Unix(0, up-up%period)
+	if boundary.After(low) && boundary.Before(p.windowEnd) {
+		p.windowEnd = minTime(p.windowEnd, boundary.Add(snapMargin))
+	}
+}
+
+// snapMargin is how long after a calendar-aligned window end requests wait,
+// for the clocks of client and server to disagree a little.
+const snapMargin = 25 * time.Millisecond
 
 // tune sets the token bucket from the server's Limit/Period, full: the
 // window gate does the counting, the bucket spreads the requests when the
@@ -349,20 +446,34 @@ func (p *pacer) takeSends(key string) []time.Time {
 }
 
 // inherit counts, in a bucket that just took over an endpoint key, the
-// requests the key sent in the current window through the default bucket.
-// The count never goes above what was really sent, so a lone client does
-// not lose capacity; the server's Remaining covers the rest.
-func (p *pacer) inherit(sends []time.Time) {
+// requests the key sent through the default bucket that may belong to the
+// current window; o is the answer that moved the key. They add to the
+// bucket's own sends (the GET whose answer named the bucket, say), being
+// other requests: taking the larger of the two counts let a burst of
+// creates overshoot the window. A send counts from the earliest moment the
+// window may have begun, not from its estimated start, which is up to a
+// second late (Reset is rounded up) and would drop the requests that were
+// in flight when the first answer came. A send of the previous window may
+// count too: the bucket then gives up a little capacity once, rather than
+// meet a 429. The server's Remaining covers other clients.
+func (p *pacer) inherit(sends []time.Time, o observation) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	start := p.windowStart()
+	if !start.IsZero() && o.rl.Reset >= 0 {
+		// The server counted o after o.sent, and Reset, rounded up or
+		// down, says the window ends more than Reset-1 seconds after
+		// that: it began after o.sent+Reset-1s-Period.
+		start = minTime(start, o.sent.Add(seconds(o.rl.Reset)-time.Second-p.period))
+	}
 	n := 0
 	for _, t := range sends {
 		if !t.Before(start) {
 			n++
 		}
 	}
-	p.used = max(p.used, n)
+	p.ours += n
+	p.used = max(p.used, p.ours)
 }
 
 func minTime(a, b time.Time) time.Time {

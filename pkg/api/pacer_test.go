@@ -299,3 +299,42 @@ func TestNamedBuckets(t *testing.T) {
 		assert.Zero(t, writes.throttled)
 	})
 }
+
+// TestCalendarAlignedWindows: with windows aligned to multiples of the
+// period in Unix time (as Datadog's are), the client finds their exact
+// ends although X-RateLimit-Reset only counts whole seconds, so a run takes
+// the bound plus milliseconds instead of plus up to a second. Windows that
+// are not aligned still work, at the cost of that second.
+func TestCalendarAlignedWindows(t *testing.T) {
+	tests := []struct {
+		name    string
+		offset  time.Duration // of the server's windows from Unix multiples
+		slack   time.Duration
+		max429s int
+	}{
+		{name: "aligned", offset: 0, slack: 100 * time.Millisecond, max429s: 0},
+		{name: "not aligned", offset: 300 * time.Millisecond, slack: 1100 * time.Millisecond, max429s: 10},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				const limit, period, n = 10, 2 * time.Second, 55
+				time.Sleep(700 * time.Millisecond) // start inside a window
+				start := time.Now()
+				srv := newWindowServer(limit, period, time.Unix(0, 0).Add(tt.offset))
+				c := newMemClient(t, srv, 0, func(cfg *api.Config) { cfg.MaxRetries = 5 })
+				require.Empty(t, runWorkers(c, n, 8))
+				elapsed := time.Since(start)
+				// The 6th window (counting the one the run starts in) is
+				// where the last of 55 requests may go.
+				origin := time.Unix(0, 0).Add(tt.offset)
+				first := origin.Add(start.Sub(origin).Truncate(period))
+				bound := first.Add(5 * period).Sub(start)
+				t.Logf("elapsed %v, bound %v, 429s %d", elapsed, bound, srv.throttled)
+				assert.GreaterOrEqual(t, elapsed, bound)
+				assert.LessOrEqual(t, elapsed, bound+tt.slack)
+				assert.LessOrEqual(t, srv.throttled, tt.max429s)
+			})
+		})
+	}
+}

@@ -1,0 +1,249 @@
+// Command bench measures `orgsync apply` against the sandbox emulator served
+// over loopback HTTP, and prints a Markdown table for the README.
+//
+// Each scenario creates connections on a fresh emulator twice: with
+// orgsync's library packages, exactly as the CLI calls them, and with the
+// plain sequential loop a user would write instead. orgsync's wall time is
+// compared with a physical bound, the least time any client could take:
+//
+//   - ratelimited: one org under the fixture's rate limit. The emulator
+//     counts requests in windows aligned to multiples of the period, so the
+//     bound is the time until the window in which the last request may be
+//     sent opens ([windowBound]).
+//   - multiorg: four orgs, each with its own limit. They run at once, so
+//     the bound is one org's, not the sum of all four (printed too).
+//   - latency: no rate limit, a fixed latency per request, a bounded number
+//     of requests in flight ([latencyBound]).
+//
+// It exits 1 when a ratio is above its target, so that it can serve as a
+// check:
+//
+//	go run ./bench            # full sizes, about two minutes
+//	go run ./bench -quick     # smoke run, under 20 s
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	os.Exit(runMain(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// Targets: how far above its bound orgsync may be.
+const (
+	rateTarget    = 1.10
+	latencyTarget = 1.20
+)
+
+type options struct {
+	scenario    string
+	n           int // connections per source org; 0 = the scenario's default
+	limit       int
+	period      time.Duration
+	latency     time.Duration
+	parallelism int
+	quick       bool
+}
+
+func parseArgs(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.scenario, "scenario", "all", "all, ratelimited, multiorg or latency")
+	fs.IntVar(&o.n, "n", 0, "connections per source org (default 390 rate-limited, 1000 latency; -quick: 90 and 200)")
+	fs.IntVar(&o.limit, "limit", 50, "rate limit: requests per window, per org")
+	fs.DurationVar(&o.period, "period", 2*time.Second, "rate limit window, whole seconds (-quick: 1s)")
+	fs.DurationVar(&o.latency, "latency", 20*time.Millisecond, "latency the emulator adds to each request in the latency scenario")
+	fs.IntVar(&o.parallelism, "parallelism", 32, "orgsync's --parallelism")
+	fs.BoolVar(&o.quick, "quick", false, "smaller sizes, for a smoke run")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	if o.quick {
+		// Quick sizes replace the defaults, not the flags given.
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if !set["period"] {
+			o.period = time.Second
+		}
+	}
+	switch {
+	case !slices.Contains([]string{"all", "ratelimited", "multiorg", "latency"}, o.scenario):
+		return o, fmt.Errorf("-scenario %q: want all, ratelimited, multiorg or latency", o.scenario)
+	case o.n < 0:
+		return o, errors.New("-n must not be negative")
+	case o.limit < 1:
+		return o, errors.New("-limit must be at least 1")
+	case o.period < time.Second || o.period%time.Second != 0:
+		return o, errors.New("-period must be a whole number of seconds, at least 1s")
+	case o.latency <= 0:
+		return o, errors.New("-latency must be above 0")
+	case o.parallelism < 1:
+		return o, errors.New("-parallelism must be at least 1")
+	}
+	return o, nil
+}
+
+// size returns -n, or the default for the scenario.
+func (o options) size(full, quick int) int {
+	switch {
+	case o.n > 0:
+		return o.n
+	case o.quick:
+		return quick
+	}
+	return full
+}
+
+// row is one line of the table.
+type row struct {
+	scenario  string
+	requests  string
+	bound     string
+	orgsync   time.Duration
+	ratio     float64
+	target    float64
+	throttled int64
+	plain     run
+}
+
+func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	o, err := parseArgs(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "bench: error: %v\n", err)
+		return 2
+	}
+	type scenario struct {
+		name  string
+		world world
+		row   func(r run) row
+	}
+	rateRow := func(name string) func(run) row {
+		return func(r run) row {
+			most, sum := slices.Max(r.requests), 0
+			for _, n := range r.requests {
+				sum += n
+			}
+			bound := windowBound(r.start, most, o.limit, o.period)
+			rw := row{scenario: name, requests: requestsText(r.requests), bound: secs(bound), target: rateTarget}
+			if len(r.requests) > 1 {
+				rw.bound += " (sum " + secs(windowBound(r.start, sum, o.limit, o.period)) + ")"
+			}
+			rw.ratio = ratio(r.wall, bound)
+			return rw
+		}
+	}
+	var scenarios []scenario
+	if o.scenario == "all" || o.scenario == "ratelimited" {
+		n := o.size(390, 90)
+		scenarios = append(scenarios, scenario{
+			name:  "ratelimited",
+			world: world{sources: 1, sinks: n, limit: o.limit, period: o.period},
+			row:   rateRow(fmt.Sprintf("rate-limited, 1 org (%d/%s)", o.limit, o.period)),
+		})
+	}
+	if o.scenario == "all" || o.scenario == "multiorg" {
+		n := o.size(390, 90)
+		scenarios = append(scenarios, scenario{
+			name:  "multiorg",
+			world: world{sources: 4, sinks: n, limit: o.limit, period: o.period},
+			row:   rateRow(fmt.Sprintf("rate-limited, 4 orgs (%d/%s each)", o.limit, o.period)),
+		})
+	}
+	if o.scenario == "all" || o.scenario == "latency" {
+		n := o.size(1000, 200)
+		scenarios = append(scenarios, scenario{
+			name:  "latency",
+			world: world{sources: 1, sinks: n, latency: o.latency},
+			row: func(r run) row {
+				// current_user and the list page, one after the other, then the creates.
+				bound := latencyBound(2, n, o.parallelism, o.latency)
+				return row{scenario: fmt.Sprintf("latency %s, parallelism %d", o.latency, o.parallelism),
+					requests: requestsText(r.requests), bound: secs(bound), ratio: ratio(r.wall, bound), target: latencyTarget}
+			},
+		})
+	}
+
+	var rows []row
+	for _, sc := range scenarios {
+		fmt.Fprintf(stderr, "bench: %s: orgsync...\n", sc.name)
+		r, err := runOrgsync(ctx, sc.world, o.parallelism)
+		if err != nil {
+			fmt.Fprintf(stderr, "bench: error: %s: orgsync: %v\n", sc.name, err)
+			return 1
+		}
+		fmt.Fprintf(stderr, "bench: %s: orgsync took %s; plain loop...\n", sc.name, secs(r.wall))
+		plain, err := runPlain(ctx, sc.world)
+		if err != nil {
+			fmt.Fprintf(stderr, "bench: error: %s: plain loop: %v\n", sc.name, err)
+			return 1
+		}
+		rw := sc.row(r)
+		rw.orgsync, rw.throttled, rw.plain = r.wall, r.throttled, plain
+		rows = append(rows, rw)
+	}
+
+	printTable(stdout, rows)
+	code := 0
+	for _, rw := range rows {
+		if rw.ratio > rw.target {
+			fmt.Fprintf(stderr, "bench: error: %s: orgsync took %.2fx its bound, above the target of %.2fx\n", rw.scenario, rw.ratio, rw.target)
+			code = 1
+		}
+	}
+	return code
+}
+
+func printTable(w io.Writer, rows []row) {
+	fmt.Fprintln(w, "| scenario | requests | bound | orgsync | ratio | 429s | plain loop | plain 429s |")
+	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|--:|")
+	for _, r := range rows {
+		mark := "≤"
+		if r.ratio > r.target {
+			mark = "**>**"
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %.2f (%s %.2f) | %d | %s | %d |\n",
+			r.scenario, r.requests, r.bound, secs(r.orgsync), r.ratio, mark, r.target, r.throttled, secs(r.plain.wall), r.plain.throttled)
+	}
+	fmt.Fprintf(w, "\n%s %s/%s, nproc %d.\n", runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
+	fmt.Fprintln(w, "Requests: per source org, orgsync's list pages and creates, which the org_connections limit counts (current_user has its own limit; 429s left out).")
+	fmt.Fprintln(w, "The plain loop sends only the creates, one request per org fewer than orgsync, and goes through the orgs one after another.")
+}
+
+// requestsText shows per-org counts as "4 × 401" when they are all equal.
+func requestsText(n []int) string {
+	if len(n) == 1 {
+		return fmt.Sprint(n[0])
+	}
+	if slices.Min(n) == slices.Max(n) {
+		return fmt.Sprintf("%d × %d", len(n), n[0])
+	}
+	return strings.Trim(fmt.Sprint(n), "[]")
+}
+
+func secs(d time.Duration) string { return fmt.Sprintf("%.2fs", d.Seconds()) }
+
+// ratio is wall/bound; a zero bound (everything fits the current window)
+// gives +Inf, which misses any target: pick sizes that need several windows.
+func ratio(wall, bound time.Duration) float64 {
+	return float64(wall) / float64(bound)
+}
