@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/orgsync/orgsync/pkg/apply"
 	"github.com/orgsync/orgsync/pkg/plan"
+	"github.com/orgsync/orgsync/pkg/sandbox"
 )
 
 // hubManifest declares team-a and team-b -> hub; team-b prunes.
@@ -311,4 +313,37 @@ func TestApplyAlwaysWritesAReport(t *testing.T) {
 			assert.Equal(t, apply.Summary{}, rep.Summary)
 		})
 	}
+}
+
+// TestKeysOfAnotherOrgNeverWrite: team-b's env vars hold the hub's keys.
+// team-b must get no connection, while team-a goes on.
+func TestKeysOfAnotherOrgNeverWrite(t *testing.T) {
+	t.Parallel()
+	f := &sandbox.Fixture{Orgs: []sandbox.FixtureOrg{
+		{ID: "83999dcd-7f97-11f0-8de1-1ecf66f1aa85", Name: "hub", APIKey: "hub-api", AppKey: "hub-app"},
+		{ID: "4dee724d-00cc-11ea-a77b-570c9d03c6c5", Name: "team-a", APIKey: "a-api", AppKey: "a-app"},
+		{ID: "11111111-1111-4111-8111-111111111111", Name: "team-b", APIKey: "b-api", AppKey: "b-app"},
+	}}
+	srv, err := sandbox.New(f, sandbox.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = srv.Close() })
+	hs := httptest.NewServer(srv)
+	t.Cleanup(hs.Close)
+
+	dir := t.TempDir()
+	m := writeFile(t, dir, "m.yaml", hubManifest)
+	report := filepath.Join(dir, "r.json")
+	env := map[string]string{"A_API": "a-api", "A_APP": "a-app", "B_API": "hub-api", "B_APP": "hub-app"}
+	r := runCLI(t, env, "apply", "--api-url", hs.URL, "-f", m, "--auto-approve", "--report", report)
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "org team-b: keys belong to another org: the keys in $B_API/$B_APP are for org 83999dcd-7f97-11f0-8de1-1ecf66f1aa85, not the declared id 11111111-1111-4111-8111-111111111111")
+	rep := readReport(t, report)
+	assert.Equal(t, apply.Summary{Created: 1, Failed: 1}, rep.Summary)
+	conns := srv.Connections()
+	require.Len(t, conns, 1, "only team-a's connection exists")
+	assert.Equal(t, "4dee724d-00cc-11ea-a77b-570c9d03c6c5", conns[0].Source)
+
+	r = runCLI(t, env, "plan", "--api-url", hs.URL, "-f", m)
+	assert.Equal(t, 1, r.code, "plan refuses to guess about an org it cannot verify")
+	assert.Contains(t, r.stderr, "orgsync: hint: check that each org's key env vars hold keys of the org whose id the manifest declares")
 }
