@@ -89,11 +89,12 @@ func TestBackoff(t *testing.T) {
 		{attempt: 1, min: 125 * ms, max: 250 * ms},
 		{attempt: 2, min: 250 * ms, max: 500 * ms},
 		{attempt: 3, min: 500 * ms, max: 1000 * ms},
+		{attempt: 4, min: 1 * time.Second, max: 2 * time.Second},
 		{attempt: 5, min: 2 * time.Second, max: 4 * time.Second},
-		{attempt: 7, min: 8 * time.Second, max: 16 * time.Second},
-		{attempt: 8, min: 15 * time.Second, max: 30 * time.Second},
-		{attempt: 20, min: 15 * time.Second, max: 30 * time.Second},
-		{attempt: 1 << 40, min: 15 * time.Second, max: 30 * time.Second},
+		{attempt: 6, min: 2500 * ms, max: 5 * time.Second},
+		{attempt: 7, min: 2500 * ms, max: 5 * time.Second},
+		{attempt: 20, min: 2500 * ms, max: 5 * time.Second},
+		{attempt: 1 << 40, min: 2500 * ms, max: 5 * time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.attempt), func(t *testing.T) {
