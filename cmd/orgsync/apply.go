@@ -123,7 +123,11 @@ func (ap *applier) fromManifest(ctx context.Context) error {
 		fmt.Fprintf(ap.s.stderr, "orgsync: error: %v\n", e)
 	}
 	p := plan.Diff(m, st)
-	if err := ap.showPlan(p); err != nil {
+	var unread []string
+	for _, e := range orgErrs {
+		unread = append(unread, e.Org.Label)
+	}
+	if err := ap.showPlan(p, unread); err != nil {
 		return err
 	}
 	if err := checkMaxDeletes(p, ap.args.maxDeletes); err != nil {
@@ -178,15 +182,16 @@ func (ap *applier) fromSavedPlan(ctx context.Context) error {
 			fmt.Errorf("the saved plan is stale: live connections of %s changed since it was made; nothing was applied", strings.Join(stale, ", ")),
 			"run orgsync plan again and review the new plan"))
 	}
-	if err := ap.showPlan(p); err != nil {
+	if err := ap.showPlan(p, nil); err != nil {
 		return err
 	}
 	return ap.run(ctx, conn, p, nil)
 }
 
-// showPlan prints the plan for the person running apply.
-func (ap *applier) showPlan(p *plan.Plan) error {
-	return plan.RenderText(ap.human, p, plan.RenderOptions{Color: colorEnabled(&ap.args.target, ap.s, ap.human)})
+// showPlan prints the plan for the person running apply; unread are the
+// source orgs left out of it because they could not be read.
+func (ap *applier) showPlan(p *plan.Plan, unread []string) error {
+	return plan.RenderText(ap.human, p, plan.RenderOptions{Color: colorEnabled(&ap.args.target, ap.s, ap.human), Unread: unread})
 }
 
 // approve asks on a terminal; without one it refuses, since a pipeline that

@@ -339,6 +339,7 @@ func TestKeysOfAnotherOrgNeverWrite(t *testing.T) {
 	assert.Contains(t, r.stderr, "org team-b: keys belong to another org: the keys in $B_API/$B_APP are for org 83999dcd-7f97-11f0-8de1-1ecf66f1aa85, not the declared id 11111111-1111-4111-8111-111111111111")
 	rep := readReport(t, report)
 	assert.Equal(t, apply.Summary{Created: 1, Failed: 1}, rep.Summary)
+	assert.Contains(t, r.stdout, "Not planned: team-b (could not check the keys or read live connections; see the errors).")
 	conns := srv.Connections()
 	require.Len(t, conns, 1, "only team-a's connection exists")
 	assert.Equal(t, "4dee724d-00cc-11ea-a77b-570c9d03c6c5", conns[0].Source)

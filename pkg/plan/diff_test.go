@@ -179,6 +179,9 @@ func TestRenderGolden(t *testing.T) {
 		{"text color", "mixed.plan.color.golden", func(b *bytes.Buffer) error { return RenderText(b, p, RenderOptions{Color: true}) }},
 		{"json", "mixed.plan.golden.json", func(b *bytes.Buffer) error { return WriteJSON(b, p) }},
 		{"no changes", "nochanges.plan.golden", func(b *bytes.Buffer) error { return RenderText(b, noChanges, RenderOptions{}) }},
+		{"orgs not read", "unread.plan.golden", func(b *bytes.Buffer) error {
+			return RenderText(b, noChanges, RenderOptions{Unread: []string{"team-a", "team-c"}})
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

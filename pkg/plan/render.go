@@ -10,6 +10,9 @@ import (
 // RenderOptions control how a plan is printed for people.
 type RenderOptions struct {
 	Color bool // ANSI colors; the caller decides (TTY, NO_COLOR, --no-color)
+	// Unread are the labels of source orgs whose live state could not be
+	// read: the plan says nothing about them, and must not seem to.
+	Unread []string
 }
 
 const (
@@ -38,9 +41,12 @@ func RenderText(w io.Writer, p *Plan, opt RenderOptions) error {
 	}
 	var b strings.Builder
 	pending := p.Pending()
-	if len(pending) == 0 {
+	switch {
+	case len(pending) == 0 && len(opt.Unread) > 0:
+		b.WriteString(paint(ansiBold, "No changes") + " for the source orgs that could be read.\n")
+	case len(pending) == 0:
 		b.WriteString(paint(ansiBold, "No changes.") + " Live org connections match the manifest.\n")
-	} else {
+	default:
 		b.WriteString("orgsync will perform the following actions:\n\n")
 		for _, c := range pending {
 			line := fmt.Sprintf("  %s %-6s %s -> %s", symbols[c.Action], c.Action, c.SourceOrg.Label, c.SinkName())
@@ -54,6 +60,9 @@ func RenderText(w io.Writer, p *Plan, opt RenderOptions) error {
 			}
 			b.WriteString(paint(colors[c.Action], line) + "\n")
 		}
+	}
+	if len(opt.Unread) > 0 {
+		fmt.Fprintf(&b, "\nNot planned: %s (could not check the keys or read live connections; see the errors).\n", strings.Join(opt.Unread, ", "))
 	}
 	var unmanaged []Change
 	for _, c := range p.Changes {
