@@ -14,7 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/orgsync/orgsync/internal/orgapi"
 	"github.com/orgsync/orgsync/pkg/apply"
 	"github.com/orgsync/orgsync/pkg/plan"
 )
@@ -104,27 +103,17 @@ type applier struct {
 }
 
 func (ap *applier) fromManifest(ctx context.Context) error {
-	tf := &ap.args.target
-	m, err := loadManifest(tf.files, ap.s)
+	st, err := readManifestState(ctx, &ap.args.target, ap.s, false, ctx.Done())
 	if err != nil {
 		return err
 	}
-	orgs, err := plan.Select(m, plan.SourceOrgs(m), plan.Selection{Labels: tf.orgs, ShardIndex: tf.shard.index, ShardCount: tf.shard.count}, false)
-	if err != nil {
-		return err
-	}
-	conn, err := connect(tf, ap.s, orgapi.FromManifest(orgs), sinksOf(m), ctx.Done())
-	if err != nil {
-		return err
-	}
-	defer conn.close()
-	st, orgErrs := readState(ctx, conn, orgs, tf.parallelism)
-	for _, e := range orgErrs {
+	defer st.conn.close()
+	for _, e := range st.orgErrs {
 		fmt.Fprintf(ap.s.stderr, "orgsync: error: %v\n", e)
 	}
-	p := plan.Diff(m, st)
+	p := plan.Diff(st.manifest, st.live)
 	var unread []string
-	for _, e := range orgErrs {
+	for _, e := range st.orgErrs {
 		unread = append(unread, e.Org.Label)
 	}
 	if err := ap.showPlan(p, unread); err != nil {
@@ -141,7 +130,7 @@ func (ap *applier) fromManifest(ctx context.Context) error {
 			return ap.refuse(p, err)
 		}
 	}
-	return ap.run(ctx, conn, p, orgErrs)
+	return ap.run(ctx, st.conn, p, st.orgErrs)
 }
 
 func (ap *applier) fromSavedPlan(ctx context.Context) error {

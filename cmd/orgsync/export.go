@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 
-	"github.com/orgsync/orgsync/internal/orgapi"
 	"github.com/orgsync/orgsync/pkg/plan"
 )
 
@@ -35,25 +34,15 @@ func runExport(ctx context.Context, args []string, s streams) error {
 	if err != nil {
 		return err
 	}
-	tf := &a.target
-	m, err := loadManifest(tf.files, s)
+	st, err := readManifestState(ctx, &a.target, s, true, nil)
 	if err != nil {
 		return err
 	}
-	orgs, err := plan.Select(m, plan.SourceOrgs(m), plan.Selection{Labels: tf.orgs, ShardIndex: tf.shard.index, ShardCount: tf.shard.count}, true)
-	if err != nil {
-		return err
+	defer st.conn.close()
+	if len(st.orgErrs) > 0 {
+		return orgErrorsErr(st.orgErrs)
 	}
-	conn, err := connect(tf, s, orgapi.FromManifest(orgs), sinksOf(m), nil)
-	if err != nil {
-		return err
-	}
-	defer conn.close()
-	st, orgErrs := readState(ctx, conn, orgs, tf.parallelism)
-	if len(orgErrs) > 0 {
-		return orgErrorsErr(orgErrs)
-	}
-	out, err := plan.Export(m, st, "")
+	out, err := plan.Export(st.manifest, st.live, "")
 	if err != nil {
 		return err
 	}

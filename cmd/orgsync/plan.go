@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 
-	"github.com/orgsync/orgsync/internal/orgapi"
 	"github.com/orgsync/orgsync/pkg/apply"
 	"github.com/orgsync/orgsync/pkg/plan"
 )
@@ -49,14 +48,17 @@ func runPlan(ctx context.Context, args []string, s streams) error {
 	if err != nil {
 		return err
 	}
-	m, err := loadManifest(a.target.files, s)
+	// Any org that cannot be read or verified fails the plan: a plan that
+	// silently left an org out would be a lie.
+	st, err := readManifestState(ctx, &a.target, s, false, nil)
 	if err != nil {
 		return err
 	}
-	p, err := computePlan(ctx, m, &a.target, s, nil)
-	if err != nil {
-		return err
+	defer st.conn.close()
+	if len(st.orgErrs) > 0 {
+		return orgErrorsErr(st.orgErrs)
 	}
+	p := plan.Diff(st.manifest, st.live)
 	if a.json {
 		if err := plan.WriteJSON(s.stdout, p); err != nil {
 			return err
@@ -84,26 +86,6 @@ func runPlan(ctx context.Context, args []string, s streams) error {
 		return &exitError{code: 2}
 	}
 	return nil
-}
-
-// computePlan reads the live state of the manifest's selected source orgs
-// and diffs it. Any org that cannot be read or verified fails the plan: a
-// plan that silently leaves an org out would be a lie.
-func computePlan(ctx context.Context, m *plan.Manifest, tf *targetFlags, s streams, stop <-chan struct{}) (*plan.Plan, error) {
-	orgs, err := plan.Select(m, plan.SourceOrgs(m), plan.Selection{Labels: tf.orgs, ShardIndex: tf.shard.index, ShardCount: tf.shard.count}, false)
-	if err != nil {
-		return nil, err
-	}
-	conn, err := connect(tf, s, orgapi.FromManifest(orgs), sinksOf(m), stop)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.close()
-	st, orgErrs := readState(ctx, conn, orgs, tf.parallelism)
-	if len(orgErrs) > 0 {
-		return nil, orgErrorsErr(orgErrs)
-	}
-	return plan.Diff(m, st), nil
 }
 
 // checkMaxDeletes refuses a plan that deletes more than max connections.

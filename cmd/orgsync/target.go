@@ -135,6 +135,37 @@ func sinksOf(m *plan.Manifest) []plan.OrgRef {
 	return out
 }
 
+// manifestState is a manifest, the source orgs a command works on, an open
+// connection to their API, and what could be read of their live state.
+type manifestState struct {
+	manifest *plan.Manifest
+	orgs     []plan.Org
+	conn     *connection
+	live     plan.State
+	orgErrs  []*plan.OrgError
+}
+
+// readManifestState loads the manifests of tf, selects the source orgs
+// (--org, --shard; anyOrg lets --org name any org, for export), connects,
+// and reads their live state. The caller closes st.conn.
+func readManifestState(ctx context.Context, tf *targetFlags, s streams, anyOrg bool, stop <-chan struct{}) (*manifestState, error) {
+	m, err := loadManifest(tf.files, s)
+	if err != nil {
+		return nil, err
+	}
+	sel := plan.Selection{Labels: tf.orgs, ShardIndex: tf.shard.index, ShardCount: tf.shard.count}
+	orgs, err := plan.Select(m, plan.SourceOrgs(m), sel, anyOrg)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := connect(tf, s, orgapi.FromManifest(orgs), sinksOf(m), stop)
+	if err != nil {
+		return nil, err
+	}
+	live, orgErrs := readState(ctx, conn, orgs, tf.parallelism)
+	return &manifestState{manifest: m, orgs: orgs, conn: conn, live: live, orgErrs: orgErrs}, nil
+}
+
 // readState verifies and reads the live state of orgs.
 func readState(ctx context.Context, conn *connection, orgs []plan.Org, parallelism int) (plan.State, []*plan.OrgError) {
 	st, err := plan.ReadState(ctx, conn.clients, orgs, parallelism)
