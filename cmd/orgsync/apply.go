@@ -270,7 +270,11 @@ func printSummary(out, errw io.Writer, rep *apply.Report, interrupted bool) {
 	fmt.Fprintf(out, "\n%s %d created, %d updated, %d deleted, %d already present, %d unchanged, %d failed, %d skipped.\n",
 		head, s.Created, s.Updated, s.Deleted, s.AlreadyPresent, s.Unchanged, s.Failed, s.Skipped)
 	for _, r := range rep.Results {
-		if r.Outcome == apply.Failed {
+		switch {
+		case r.Outcome != apply.Failed:
+		case r.Action == apply.ActionVerify: // the error names the org
+			fmt.Fprintf(errw, "orgsync: error: %s\n", r.Error)
+		default:
 			sink := r.SinkOrg.Label
 			if sink == "" {
 				sink = r.SinkOrg.ID

@@ -91,8 +91,8 @@ func (t *targetFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&t.apiURL, "api-url", "", "send every org's calls to this base `URL` (env ORGSYNC_API_URL)")
 	fs.StringVar(&t.sandbox, "sandbox", "", "use the embedded emulator with its state kept in `FILE` (no keys needed)")
 	fs.IntVar(&t.parallelism, "parallelism", 10, "requests in flight at most, across all orgs")
-	fs.Var(&t.rate, "rate", "client-side limit in requests per second per source org (default: follow the server's rate-limit headers)")
-	fs.IntVar(&t.burst, "burst", 10, "client-side burst per source org, with --rate")
+	fs.Var(&t.rate, "rate", "client-side limit of `R` requests per second per source org (default: follow the server's rate-limit headers)")
+	fs.IntVar(&t.burst, "burst", 10, "client-side burst per source org, used with --rate")
 	fs.DurationVar(&t.timeout, "timeout", 30*time.Second, "timeout of one HTTP request")
 	fs.IntVar(&t.maxRetries, "max-retries", 10, "retries of one request after 429, 5xx, timeouts and dropped connections")
 	fs.Var(&t.shard, "shard", "take slice `i/n` of the source orgs (stable split, for n parallel CI jobs)")
@@ -115,6 +115,18 @@ func (t *targetFlags) check() error {
 		return errors.New("--sandbox and --api-url exclude each other")
 	}
 	return nil
+}
+
+// endpointFlags repeats the flags that chose where the API is, for a hint
+// that names a follow-up command: without them it would go to real Datadog.
+func (t *targetFlags) endpointFlags() string {
+	switch {
+	case t.sandbox != "":
+		return " --sandbox " + t.sandbox
+	case t.apiURL != "":
+		return " --api-url " + t.apiURL
+	}
+	return ""
 }
 
 // parseInterleaved parses flags that may come before or after positional

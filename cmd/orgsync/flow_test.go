@@ -113,7 +113,7 @@ func TestSavedPlan(t *testing.T) {
 
 	r := runCLI(t, nil, "plan", "--sandbox", state, "-f", m, "--out", planFile)
 	require.Equal(t, 0, r.code, r.stderr)
-	assert.Contains(t, r.stderr, "saved the plan to "+planFile)
+	assert.Contains(t, r.stderr, "saved the plan to "+planFile+"; apply it with \"orgsync apply "+planFile+" --sandbox "+state+"\"")
 
 	// The plan file validates against the published schema and holds no key.
 	validateAgainstSchema(t, "plan.schema.json", mustRead(t, planFile))
@@ -286,7 +286,7 @@ func TestNoKeysNoNetwork(t *testing.T) {
 	t.Parallel()
 	r := runCLI(t, nil, "plan", "-f", quickstart)
 	assert.Equal(t, 1, r.code)
-	assert.Contains(t, r.stderr, "org checkout: $DD_API_KEY_CHECKOUT and $DD_APP_KEY_CHECKOUT not set")
+	assert.Contains(t, r.stderr, "org checkout: $DD_API_KEY_CHECKOUT and $DD_APP_KEY_CHECKOUT are not set")
 }
 
 // TestApplyAlwaysWritesAReport: even input that fails before any plan
@@ -297,7 +297,7 @@ func TestApplyAlwaysWritesAReport(t *testing.T) {
 		name, manifest, wantErr string
 	}{
 		{name: "invalid manifest", manifest: "version: 2\n", wantErr: "the manifest is invalid"},
-		{name: "missing keys", manifest: hubManifest, wantErr: "$A_API and $A_APP not set"},
+		{name: "missing keys", manifest: hubManifest, wantErr: "$A_API and $A_APP are not set"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -80,7 +80,7 @@ func runPlan(ctx context.Context, args []string, s streams) error {
 		if err := apply.WriteFileAtomic(a.out, b.Bytes()); err != nil {
 			return err
 		}
-		fmt.Fprintf(s.stderr, "orgsync: saved the plan to %s; apply it with \"orgsync apply %s\"\n", a.out, a.out)
+		fmt.Fprintf(s.stderr, "orgsync: saved the plan to %s; apply it with \"orgsync apply %s%s\"\n", a.out, a.out, a.target.endpointFlags())
 	}
 	if a.detailedExitcode && p.Summary.Pending() > 0 {
 		return &exitError{code: 2}
@@ -91,7 +91,7 @@ func runPlan(ctx context.Context, args []string, s streams) error {
 // checkMaxDeletes refuses a plan that deletes more than max connections.
 func checkMaxDeletes(p *plan.Plan, max int) error {
 	if p.Summary.Delete > max {
-		return withHint(fmt.Errorf("the plan deletes %d connections, more than --max-deletes %d allows", p.Summary.Delete, max),
+		return withHint(fmt.Errorf("the plan deletes %d %s, more than --max-deletes %d allows", p.Summary.Delete, plural(p.Summary.Delete, "connection", "connections"), max),
 			"review the deletions; if they are intended, raise --max-deletes")
 	}
 	return nil

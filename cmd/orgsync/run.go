@@ -14,13 +14,17 @@ const usage = `orgsync makes Datadog org connections match a YAML manifest.
 
 Usage:
   orgsync validate -f PATH...                       check manifests, no network
-  orgsync plan     -f PATH... [--out PLAN.json] [--json] [--detailed-exitcode]
-  orgsync apply    -f PATH... [--auto-approve] [--report FILE]
+  orgsync plan     -f PATH... [--out PLAN.json] [--json] [--detailed-exitcode] [--max-deletes N]
+  orgsync apply    -f PATH... [--auto-approve] [--report FILE] [--output text|json] [--max-deletes N]
   orgsync apply    PLAN.json  [--report FILE]       apply exactly a saved plan
   orgsync export   -f PATH... [--org LABEL...]      live state -> manifest YAML
   orgsync sandbox  serve --listen ADDR --fixture FILE [--state FILE]
-  orgsync report   merge REPORT.json...             join the reports of sharded runs
+  orgsync report   merge [-o FILE] REPORT.json...   join the reports of sharded runs
   orgsync version
+
+Flags of plan, apply and export: --org LABEL, --shard i/n, --sandbox FILE,
+--api-url URL, --parallelism N, --rate R, --burst B, --timeout D,
+--max-retries N, --no-color, -v.
 
 Run "orgsync COMMAND -h" for the flags of a command.
 

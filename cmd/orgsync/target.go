@@ -214,14 +214,10 @@ func colorEnabled(tf *targetFlags, s streams, w io.Writer) bool {
 	return isTerminal(w)
 }
 
-// isTerminal reports whether v is a terminal (a character device).
+// isTerminal reports whether v is a terminal.
 func isTerminal(v any) bool {
 	f, ok := v.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	return ok && isTerminalFd(f.Fd())
 }
 
 // planOrgs turns a saved plan's orgs back into manifest orgs for reading.

@@ -17,6 +17,7 @@ func version() string {
 func runVersion(args []string, s streams) error {
 	fs := flag.NewFlagSet("version", flag.ContinueOnError)
 	fs.SetOutput(s.stderr)
+	fs.Usage = func() { fmt.Fprint(fs.Output(), "Usage: orgsync version\n\nPrints the version of orgsync.\n") }
 	if err := fs.Parse(args); err != nil {
 		return usageError(err)
 	}

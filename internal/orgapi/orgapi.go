@@ -64,7 +64,11 @@ func EnvKeys(getenv func(string) string) func(plan.SourceOrg) (string, string, e
 			missing = append(missing, "$"+o.AppKeyEnv)
 		}
 		if len(missing) > 0 {
-			return "", "", fmt.Errorf("org %s: %s not set (it must hold the org's API and application keys)", o.Label, strings.Join(missing, " and "))
+			verb := "is"
+			if len(missing) > 1 {
+				verb = "are"
+			}
+			return "", "", fmt.Errorf("org %s: %s %s not set (the manifest names them for the org's API and application keys)", o.Label, strings.Join(missing, " and "), verb)
 		}
 		return apiKey, appKey, nil
 	}

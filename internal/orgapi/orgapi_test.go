@@ -272,11 +272,11 @@ func TestEnvKeys(t *testing.T) {
 	}{
 		{name: "both set", env: map[string]string{"DD_API_KEY_TEAM_A": apiValue, "DD_APP_KEY_TEAM_A": appValue}},
 		{name: "api key missing", env: map[string]string{"DD_APP_KEY_TEAM_A": appValue},
-			wantErr: []string{"org team-a", "$DD_API_KEY_TEAM_A not set"}},
+			wantErr: []string{"org team-a", "$DD_API_KEY_TEAM_A is not set"}},
 		{name: "app key empty", env: map[string]string{"DD_API_KEY_TEAM_A": apiValue, "DD_APP_KEY_TEAM_A": ""},
-			wantErr: []string{"org team-a", "$DD_APP_KEY_TEAM_A not set"}},
+			wantErr: []string{"org team-a", "$DD_APP_KEY_TEAM_A is not set"}},
 		{name: "both missing", env: nil,
-			wantErr: []string{"$DD_API_KEY_TEAM_A and $DD_APP_KEY_TEAM_A not set"}},
+			wantErr: []string{"$DD_API_KEY_TEAM_A and $DD_APP_KEY_TEAM_A are not set"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -324,9 +324,9 @@ func TestNewFailsBeforeAnyRequest(t *testing.T) {
 	}{
 		{name: "keys of one org missing", orgs: []plan.SourceOrg{orgA, orgB},
 			env:     map[string]string{"A_API": "a1", "A_APP": "a2"},
-			wantErr: []string{"org team-b: $B_API and $B_APP not set"}},
+			wantErr: []string{"org team-b: $B_API and $B_APP are not set"}},
 		{name: "keys of every org missing, each reported", orgs: []plan.SourceOrg{orgA, orgB},
-			wantErr: []string{"org team-a: $A_API and $A_APP not set", "org team-b: $B_API and $B_APP not set"}},
+			wantErr: []string{"org team-a: $A_API and $A_APP are not set", "org team-b: $B_API and $B_APP are not set"}},
 		{name: "unknown site", orgs: []plan.SourceOrg{with(orgA, "datadoghq.invalid"), orgB}, env: allKeys,
 			wantErr: []string{"org team-a", `unknown site "datadoghq.invalid"`}},
 		{name: "plain http off loopback", orgs: []plan.SourceOrg{orgA}, apiURL: "http://api.example.com", env: allKeys,
