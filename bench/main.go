@@ -63,9 +63,9 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.scenario, "scenario", "all", "all, ratelimited, multiorg or latency")
-	fs.IntVar(&o.n, "n", 0, "connections per source org (default 390 rate-limited, 1000 latency; -quick: 90 and 200)")
+	fs.IntVar(&o.n, "n", 0, "connections per source org (default 390 rate-limited, 1000 latency; -quick: 140 and 200)")
 	fs.IntVar(&o.limit, "limit", 50, "rate limit: requests per window, per org")
-	fs.DurationVar(&o.period, "period", 2*time.Second, "rate limit window, whole seconds (-quick: 1s)")
+	fs.DurationVar(&o.period, "period", 2*time.Second, "rate limit window, whole seconds")
 	fs.DurationVar(&o.latency, "latency", 20*time.Millisecond, "latency the emulator adds to each request in the latency scenario")
 	fs.IntVar(&o.parallelism, "parallelism", 32, "orgsync's --parallelism")
 	fs.BoolVar(&o.quick, "quick", false, "smaller sizes, for a smoke run")
@@ -74,14 +74,6 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
-	}
-	if o.quick {
-		// Quick sizes replace the defaults, not the flags given.
-		set := map[string]bool{}
-		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		if !set["period"] {
-			o.period = time.Second
-		}
 	}
 	switch {
 	case !slices.Contains([]string{"all", "ratelimited", "multiorg", "latency"}, o.scenario):
@@ -154,7 +146,7 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	var scenarios []scenario
 	if o.scenario == "all" || o.scenario == "ratelimited" {
-		n := o.size(390, 90)
+		n := o.size(390, 140)
 		scenarios = append(scenarios, scenario{
 			name:  "ratelimited",
 			world: world{sources: 1, sinks: n, limit: o.limit, period: o.period},
@@ -162,7 +154,7 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		})
 	}
 	if o.scenario == "all" || o.scenario == "multiorg" {
-		n := o.size(390, 90)
+		n := o.size(390, 140)
 		scenarios = append(scenarios, scenario{
 			name:  "multiorg",
 			world: world{sources: 4, sinks: n, limit: o.limit, period: o.period},

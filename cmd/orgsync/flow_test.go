@@ -70,13 +70,29 @@ func TestQuickstartFlow(t *testing.T) {
 	assert.Contains(t, r.stdout, "No changes.")
 	assert.Equal(t, apply.Summary{Unchanged: 3}, readReport(t, report).Summary)
 
-	// Drift: the manifest now wants metrics from payments too.
-	drifted := writeFile(t, dir, "drifted.yaml", strings.Replace(mustRead(t, quickstart),
-		"  - from: [payments, search]\n    to: hub\n", "  - from: search\n    to: hub\n  - from: payments\n    to: hub\n    types: [logs, metrics]\n", 1))
+	// Drift, as in the README's tour: checkout's audit trail too.
+	drifted := writeFile(t, dir, "my-orgs.yaml", strings.Replace(mustRead(t, quickstart),
+		"types: [logs, metrics]", "types: [logs, metrics, audit]", 1))
 	r = runCLI(t, nil, "plan", "--sandbox", state, "-f", drifted, "--detailed-exitcode")
 	assert.Equal(t, 2, r.code, r.stderr)
-	assert.Contains(t, r.stdout, "~ update payments -> hub [logs] -> [logs, metrics]")
+	assert.Contains(t, r.stdout, "~ update checkout -> hub [logs, metrics] -> [audit, logs, metrics] (id ")
 	assert.Contains(t, r.stdout, "Plan: 0 to create, 1 to update, 0 to delete, 2 unchanged, 0 unmanaged.")
+}
+
+// TestTourPrune runs the README's prune steps.
+func TestTourPrune(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	state := filepath.Join(dir, "tour.json")
+	r := runCLI(t, nil, "apply", "--sandbox", state, "-f", "../../examples/prune-before.yaml", "--auto-approve", "--report", filepath.Join(dir, "r.json"))
+	require.Equal(t, 0, r.code, r.stderr)
+	r = runCLI(t, nil, "plan", "--sandbox", state, "-f", "../../examples/prune.yaml")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "- delete legacy -> archive [logs] (id ")
+	assert.Contains(t, r.stdout, "Plan: 0 to create, 0 to update, 1 to delete, 1 unchanged, 0 unmanaged.")
+	r = runCLI(t, nil, "plan", "--sandbox", state, "-f", "../../examples/prune.yaml", "--max-deletes", "0")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "the plan deletes 1 connection, more than --max-deletes 0 allows")
 }
 
 func mustRead(t *testing.T, path string) string {
