@@ -379,13 +379,17 @@ func (l *loader) expand(w func(int) *fileWalker) []Connection {
 		if len(sources) == 0 || len(sinks) == 0 {
 			continue
 		}
-		types := c.types
+		types, typesOK := c.types, true
 		if !c.typesSet {
 			if l.defaults == nil || !l.defaults.typesSet {
+				// Reported here; the pairs are still recorded below, so a
+				// repeat of them is reported too.
 				fw.errAt(c.pos, c.at, "no types given, and defaults.connection_types is not set")
-				continue
+				typesOK = false
 			}
-			types = l.defaults.types
+			if typesOK {
+				types = l.defaults.types
+			}
 		}
 		if len(out)+len(sources)*len(sinks) > maxConnections {
 			fw.errAt(c.pos, c.at, fmt.Sprintf("the manifest declares more than %d connections", maxConnections))
@@ -418,6 +422,9 @@ func (l *loader) expand(w func(int) *fileWalker) []Connection {
 					continue
 				}
 				pairs[key] = pos
+				if !typesOK {
+					continue
+				}
 				out = append(out, Connection{
 					SourceLabel: src.org.Label,
 					SinkLabel:   snk.label,
