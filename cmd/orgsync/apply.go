@@ -202,13 +202,18 @@ func (ap *applier) approve() error {
 // fails with err: a report is written whatever happens.
 func (ap *applier) refuse(p *plan.Plan, err error) error {
 	rep := &apply.Report{FormatVersion: apply.FormatVersion, StartedAt: ap.started.UTC(), FinishedAt: time.Now().UTC(), Results: []apply.Result{}}
-	for _, c := range p.Pending() {
-		types := c.After
-		if c.Action == plan.Delete {
-			types = c.Before
+	for _, c := range p.Changes {
+		res := apply.Result{Action: c.Action, Outcome: apply.Skipped, SourceOrg: c.SourceOrg, SinkOrg: c.SinkOrg,
+			ConnectionID: c.ConnectionID, ConnectionTypes: c.After, Error: "not started: " + err.Error()}
+		switch c.Action {
+		case plan.Delete:
+			res.ConnectionTypes = c.Before
+		case plan.Noop:
+			res.Outcome, res.Error = apply.Unchanged, ""
+		case plan.Unmanaged:
+			continue
 		}
-		rep.Results = append(rep.Results, apply.Result{Action: c.Action, Outcome: apply.Skipped, SourceOrg: c.SourceOrg,
-			SinkOrg: c.SinkOrg, ConnectionID: c.ConnectionID, ConnectionTypes: types, Error: "not started: " + err.Error()})
+		rep.Results = append(rep.Results, res)
 	}
 	rep.Summarize()
 	ap.reported = true
@@ -272,8 +277,7 @@ func printSummary(out, errw io.Writer, rep *apply.Report, interrupted bool) {
 	for _, r := range rep.Results {
 		switch {
 		case r.Outcome != apply.Failed:
-		case r.Action == apply.ActionVerify: // the error names the org
-			fmt.Fprintf(errw, "orgsync: error: %s\n", r.Error)
+		case r.Action == apply.ActionVerify: // printed before the plan
 		default:
 			sink := r.SinkOrg.Label
 			if sink == "" {

@@ -170,7 +170,7 @@ func TestMaxDeletes(t *testing.T) {
 	report := filepath.Join(dir, "r1.json")
 	r = runCLI(t, nil, "apply", "--sandbox", state, "-f", narrow, "--max-deletes", "2", "--auto-approve", "--report", report)
 	assert.Equal(t, 1, r.code)
-	assert.Equal(t, apply.Summary{Skipped: 3}, readReport(t, report).Summary)
+	assert.Equal(t, apply.Summary{Skipped: 3, Unchanged: 1}, readReport(t, report).Summary, "every change of the refused plan is in the report")
 
 	r = runCLI(t, nil, "apply", "--sandbox", state, "-f", narrow, "--auto-approve", "--report", report)
 	require.Equal(t, 0, r.code, r.stderr)

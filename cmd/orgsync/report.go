@@ -55,7 +55,10 @@ func runReport(_ context.Context, args []string, s streams) error {
 		}
 		reports = append(reports, r)
 	}
-	merged := apply.Merge(reports...)
+	merged, err := apply.Merge(reports...)
+	if err != nil {
+		return withHint(err, "merge the reports of one sharded run: one report per --shard i/n, same n")
+	}
 	if a.out != "" {
 		return merged.WriteFile(a.out)
 	}

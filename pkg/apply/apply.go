@@ -113,6 +113,10 @@ func Run(ctx context.Context, p *plan.Plan, w Writer, opt Options) *Report {
 	var changeAt []plan.Change // the change of each result
 	for _, oe := range opt.OrgErrors {
 		res := Result{Action: ActionVerify, Outcome: Failed, SourceOrg: plan.OrgRef{Label: oe.Org.Label, ID: oe.Org.ID}, Error: oe.Error()}
+		var apiErr *api.Error
+		if errors.As(oe, &apiErr) {
+			res.Attempts, res.HTTPStatus = apiErr.Attempts, apiErr.StatusCode
+		}
 		results, changeAt = append(results, res), append(changeAt, plan.Change{})
 		r.emit(res)
 	}
@@ -196,23 +200,21 @@ func (r *runner) runPhase(ctx context.Context, changes []plan.Change, idx []int,
 	var all errgroup.Group
 	for _, label := range labels {
 		all.Go(func() error {
+			// The org's first change goes alone: keys without write
+			// permission then cost one 403, not one per worker.
+			idx := byOrg[label]
+			r.runOne(ctx, changes, idx[0], results)
 			var g errgroup.Group
 			g.SetLimit(r.opt.Parallelism)
-			for _, i := range byOrg[label] {
+			for _, i := range idx[1:] {
 				if r.stopped() || ctx.Err() != nil {
-					results[i] = skipped(changes[i])
-					r.emit(results[i])
+					r.runOne(ctx, changes, i, results) // skipped, without waiting for a worker
 					continue
 				}
 				g.Go(func() error {
-					// Go may have waited for a free worker: check again.
-					if r.stopped() || ctx.Err() != nil {
-						results[i] = skipped(changes[i])
-						r.emit(results[i])
-						return nil
-					}
-					results[i] = r.runChange(ctx, changes[i])
-					r.emit(results[i])
+					// Go may have waited for a free worker: runOne checks
+					// for a stop again.
+					r.runOne(ctx, changes, i, results)
 					return nil // one change's failure never cancels the others
 				})
 			}
@@ -220,6 +222,16 @@ func (r *runner) runPhase(ctx context.Context, changes []plan.Change, idx []int,
 		})
 	}
 	_ = all.Wait()
+}
+
+// runOne runs the change at index i in the calling goroutine.
+func (r *runner) runOne(ctx context.Context, changes []plan.Change, i int, results []Result) {
+	if r.stopped() || ctx.Err() != nil {
+		results[i] = skipped(changes[i])
+	} else {
+		results[i] = r.runChange(ctx, changes[i])
+	}
+	r.emit(results[i])
 }
 
 func skipped(c plan.Change) Result {

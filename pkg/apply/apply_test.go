@@ -306,6 +306,23 @@ func TestRunDeletesLast(t *testing.T) {
 	}
 }
 
+// TestRunRefusedKeysCostOneRequest: with many workers, an org whose keys
+// may not write still sends a single write, since its first change goes
+// alone.
+func TestRunRefusedKeysCostOneRequest(t *testing.T) {
+	t.Parallel()
+	f := newFakeWriter()
+	var changes []plan.Change
+	for i := range 20 {
+		sink := fmt.Sprintf("00000000-0000-4000-8000-%012d", i)
+		f.failOn[sink] = &api.Error{Method: "POST", StatusCode: 403, Errors: []string{"Forbidden"}}
+		changes = append(changes, plan.Change{Action: plan.Create, SourceOrg: ref(orgA), SinkOrg: plan.OrgRef{ID: sink}, After: []string{"logs"}})
+	}
+	rep := Run(context.Background(), newPlan(changes...), f, Options{Parallelism: 16})
+	assert.Equal(t, Summary{Failed: 20}, rep.Summary)
+	assert.Len(t, f.calls, 1, "one 403, then the org's other changes fail without a request")
+}
+
 func TestRunRefusedKeysStopThatOrgOnly(t *testing.T) {
 	t.Parallel()
 	f := newFakeWriter()
@@ -351,12 +368,14 @@ func TestRunStop(t *testing.T) {
 				changes = append(changes, plan.Change{Action: plan.Create, SourceOrg: ref(orgA), SinkOrg: plan.OrgRef{ID: fmt.Sprintf("00000000-0000-4000-8000-%012d", i)}, After: []string{"logs"}})
 			}
 			go func() {
-				time.Sleep(1500 * time.Millisecond) // during the second wave of 2
+				// The first change goes alone (0-1 s), then two at a
+				// time: stop during that second wave.
+				time.Sleep(1500 * time.Millisecond)
 				close(stop)
 			}()
 			rep := Run(context.Background(), newPlan(changes...), f, Options{Parallelism: 2, Stop: stop})
-			assert.Equal(t, Summary{Created: 4, Skipped: 6}, rep.Summary)
-			assert.Len(t, f.conns, 4, "the report agrees with the server")
+			assert.Equal(t, Summary{Created: 3, Skipped: 7}, rep.Summary)
+			assert.Len(t, f.conns, 3, "the report agrees with the server")
 		})
 	})
 }
@@ -375,8 +394,9 @@ func TestRunConcurrency(t *testing.T) {
 		start := time.Now()
 		rep := Run(context.Background(), newPlan(changes...), f, Options{Parallelism: 3})
 		require.True(t, rep.OK())
-		// 12 changes per org, 3 at a time, both orgs at once: 4 rounds of 1 s.
-		assert.Equal(t, 4*time.Second, time.Since(start))
+		// 12 changes per org, both orgs at once: the first alone, then the
+		// other 11 three at a time: 1 + 4 rounds of 1 s.
+		assert.Equal(t, 5*time.Second, time.Since(start))
 		assert.Equal(t, map[string]int{"team-a": 3, "team-b": 3}, f.maxInFlight)
 	})
 }
@@ -428,4 +448,16 @@ func checkGolden(t *testing.T, path string, got []byte) {
 	want, err := os.ReadFile(path)
 	require.NoError(t, err, "missing golden file; run go test -update")
 	assert.Equal(t, string(want), string(got), "output differs from %s; run go test -update and review the diff", path)
+}
+
+func TestMergeRefusesOverlappingReports(t *testing.T) {
+	t.Parallel()
+	a := &Report{FormatVersion: 1, Results: []Result{{Action: plan.Create, Outcome: Created, SourceOrg: ref(orgA), SinkOrg: hub}}}
+	b := &Report{FormatVersion: 1, Results: []Result{{Action: plan.Create, Outcome: Created, SourceOrg: ref(orgB), SinkOrg: hub}}}
+	m, err := Merge(a, b)
+	require.NoError(t, err)
+	assert.Equal(t, Summary{Created: 2}, m.Summary)
+	_, err = Merge(a, b, a)
+	require.Error(t, err)
+	assert.Equal(t, "reports 1 and 3 both hold source org team-a: they are not disjoint shards of one run", err.Error())
 }

@@ -229,7 +229,25 @@ func (r *Report) Encode(w io.Writer) error {
 // Merge joins the reports of runs over disjoint slices of the source orgs
 // (--shard) into the report one run over all of them would have written:
 // results in plan order, counts summed, the earliest start and latest end.
-func Merge(reports ...*Report) *Report {
+// Reports that share a source org (the same report twice, or shards of
+// different splits) would count changes twice: that is an error naming the
+// org and the two reports, by their index in reports.
+func Merge(reports ...*Report) (*Report, error) {
+	owner := make(map[string]int) // source org label -> report index
+	for i, r := range reports {
+		seen := make(map[string]bool)
+		for _, res := range r.Results {
+			l := res.SourceOrg.Label
+			if seen[l] {
+				continue
+			}
+			seen[l] = true
+			if j, ok := owner[l]; ok {
+				return nil, fmt.Errorf("reports %d and %d both hold source org %s: they are not disjoint shards of one run", j+1, i+1, l)
+			}
+			owner[l] = i
+		}
+	}
 	m := &Report{FormatVersion: FormatVersion, Results: []Result{}}
 	for i, r := range reports {
 		if i == 0 || r.StartedAt.Before(m.StartedAt) {
@@ -244,7 +262,7 @@ func Merge(reports ...*Report) *Report {
 	}
 	slices.SortStableFunc(m.Results, compareResults)
 	m.Summarize()
-	return m
+	return m, nil
 }
 
 // compareResults orders results as Run does: org failures first, then by

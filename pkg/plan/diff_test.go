@@ -2,6 +2,7 @@ package plan
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -205,18 +206,58 @@ func TestPlanJSONRoundTrip(t *testing.T) {
 
 func TestReadJSONRejects(t *testing.T) {
 	t.Parallel()
-	tests := []struct{ name, in, wantErr string }{
-		{"not json", "{", "read plan"},
-		{"future version", `{"format_version": 2}`, "format_version 2 is not supported"},
-		{"unknown action", `{"format_version":1,"changes":[{"action":"explode","source_org":{"label":"a","id":"x"},"sink_org":{"label":null,"id":"y"}}]}`, `unknown action "explode"`},
-		{"unknown org", `{"format_version":1,"changes":[{"action":"create","source_org":{"label":"a","id":"x"},"sink_org":{"label":null,"id":"y"},"after":["logs"]}]}`, `source org "a" is not among`},
-		{"update without id", `{"format_version":1,"orgs":[{"label":"a","id":"x"}],"live_state":{"a":"sha256:0"},"changes":[{"action":"update","source_org":{"label":"a","id":"x"},"sink_org":{"label":null,"id":"y"},"connection_id":null,"after":["logs"]}]}`, "update needs a connection_id"},
-		{"missing fingerprint", `{"format_version":1,"orgs":[{"label":"a","id":"x"}],"changes":[]}`, "no live_state fingerprint"},
+	// Each case edits a valid saved plan (the mixed one) the way a hand
+	// edit or a broken copy might.
+	valid := func(t *testing.T) map[string]any {
+		var b bytes.Buffer
+		require.NoError(t, WriteJSON(&b, Diff(mixedManifest(), mixedState())))
+		var m map[string]any
+		require.NoError(t, json.Unmarshal(b.Bytes(), &m))
+		return m
+	}
+	change := func(m map[string]any, i int) map[string]any { return m["changes"].([]any)[i].(map[string]any) }
+	summary := func(m map[string]any) map[string]any { return m["summary"].(map[string]any) }
+	tests := []struct {
+		name    string
+		edit    func(m map[string]any)
+		raw     string
+		wantErr string
+	}{
+		{name: "not json", raw: "{", wantErr: "read plan: not JSON"},
+		{name: "future version", raw: `{"format_version": 2}`, wantErr: "format_version 2 is not supported"},
+		{name: "unknown action", edit: func(m map[string]any) { change(m, 0)["action"] = "explode" },
+			wantErr: "does not match the plan schema: at /changes/0/action: value must be one of"},
+		{name: "a delete on an org without prune", edit: func(m map[string]any) {
+			c := change(m, 5) // unmanaged team-b -> team-c
+			c["action"], c["after"] = "delete", nil
+			summary(m)["delete"], summary(m)["unmanaged"] = 2.0, 0.0
+		}, wantErr: "change 5: deletes a connection of team-b, which does not prune"},
+		{name: "summary that does not count", edit: func(m map[string]any) { summary(m)["delete"] = 0.0 },
+			wantErr: "does not count the changes"},
+		{name: "org id swapped", edit: func(m map[string]any) {
+			change(m, 0)["source_org"].(map[string]any)["id"] = idOther
+		}, wantErr: "change 0: source org team-b has id " + idOther},
+		{name: "update without id", edit: func(m map[string]any) { change(m, 1)["connection_id"] = nil },
+			wantErr: "change 1: update needs a connection_id"},
+		{name: "missing fingerprint", edit: func(m map[string]any) { delete(m["live_state"].(map[string]any), "team-a") },
+			wantErr: "org team-a has no live_state fingerprint"},
+		{name: "a change twice", edit: func(m map[string]any) {
+			m["changes"] = append(m["changes"].([]any), change(m, 0))
+			summary(m)["create"] = 2.0
+		}, wantErr: "change 6 repeats change 0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := ReadJSON(bytes.NewBufferString(tt.in))
+			in := tt.raw
+			if tt.edit != nil {
+				m := valid(t)
+				tt.edit(m)
+				b, err := json.Marshal(m)
+				require.NoError(t, err)
+				in = string(b)
+			}
+			_, err := ReadJSON(bytes.NewBufferString(in))
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.wantErr)
 		})
@@ -267,4 +308,24 @@ func BenchmarkDiff(b *testing.B) {
 			b.Fatalf("unexpected plan summary %+v", p.Summary)
 		}
 	}
+}
+
+// TestExportQuotesYAML11Booleans: labels such as "yes" or "off" are valid
+// and must stay strings for YAML 1.1 readers of the exported file too.
+func TestExportQuotesYAML11Booleans(t *testing.T) {
+	t.Parallel()
+	m := &Manifest{Orgs: []Org{
+		{Label: "yes", ID: idTeamA, Site: DefaultSite, APIKeyEnv: DefaultAPIKeyEnv, AppKeyEnv: DefaultAppKeyEnv},
+		{Label: "off", ID: idHub, Site: DefaultSite, APIKeyEnv: DefaultAPIKeyEnv, AppKeyEnv: DefaultAppKeyEnv},
+	}}
+	out, err := Export(m, State{Orgs: map[string][]LiveConnection{"yes": {{ID: "c", SourceID: idTeamA, SinkID: idHub, Types: []string{"logs"}}}}}, "")
+	require.NoError(t, err)
+	assert.Contains(t, string(out), "\n  \"yes\":\n")
+	assert.Contains(t, string(out), "\n  \"off\":\n")
+	assert.Contains(t, string(out), "from: \"yes\"\n    to: \"off\"\n")
+	name := filepath.Join(t.TempDir(), "exported.yaml")
+	require.NoError(t, os.WriteFile(name, out, 0o644))
+	back, err := Load([]string{name})
+	require.NoError(t, err)
+	assert.Equal(t, []Connection{{SourceLabel: "yes", SinkLabel: "off", SinkID: idHub, Types: []string{"logs"}, Pos: back.Connections[0].Pos}}, back.Connections)
 }

@@ -50,7 +50,15 @@ func Export(m *Manifest, live State, schemaRef string) ([]byte, error) {
 		return strings.Compare(a.to, b.to)
 	})
 
-	str := func(v string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: v} }
+	str := func(v string) *yaml.Node {
+		n := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: v}
+		if yaml11Bool[strings.ToLower(v)] {
+			// yaml.v3 writes these plain, as YAML 1.2 allows, but a YAML
+			// 1.1 reader (PyYAML, yamllint, Ansible) would see a boolean.
+			n.Style = yaml.DoubleQuotedStyle
+		}
+		return n
+	}
 	root := &yaml.Node{Kind: yaml.MappingNode}
 	root.Content = append(root.Content, str("version"), &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: "1"})
 	orgs := &yaml.Node{Kind: yaml.MappingNode}
@@ -105,3 +113,6 @@ func Export(m *Manifest, live State, schemaRef string) ([]byte, error) {
 	}
 	return b.Bytes(), nil
 }
+
+// yaml11Bool are the plain scalars that YAML 1.1 reads as booleans.
+var yaml11Bool = map[string]bool{"y": true, "yes": true, "n": true, "no": true, "on": true, "off": true, "true": true, "false": true}

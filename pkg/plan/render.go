@@ -92,36 +92,3 @@ func WriteJSON(w io.Writer, p *Plan) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(p)
 }
-
-// ReadJSON reads a saved plan and checks that this orgsync can apply it.
-func ReadJSON(r io.Reader) (*Plan, error) {
-	dec := json.NewDecoder(r)
-	var p Plan
-	if err := dec.Decode(&p); err != nil {
-		return nil, fmt.Errorf("read plan: %w", err)
-	}
-	if p.FormatVersion != FormatVersion {
-		return nil, fmt.Errorf("read plan: format_version %d is not supported (want %d)", p.FormatVersion, FormatVersion)
-	}
-	for i, c := range p.Changes {
-		if _, ok := actionOrder[c.Action]; !ok {
-			return nil, fmt.Errorf("read plan: change %d: unknown action %q", i, c.Action)
-		}
-		if _, ok := p.Org(c.SourceOrg.Label); !ok {
-			return nil, fmt.Errorf("read plan: change %d: source org %q is not among the plan's orgs", i, c.SourceOrg.Label)
-		}
-		if (c.Action == Update || c.Action == Delete) && c.ConnectionID == "" {
-			return nil, fmt.Errorf("read plan: change %d: %s needs a connection_id", i, c.Action)
-		}
-		if (c.Action == Create || c.Action == Update) && len(c.After) == 0 {
-			return nil, fmt.Errorf("read plan: change %d: %s needs after types", i, c.Action)
-		}
-	}
-	for _, o := range p.Orgs {
-		if _, ok := p.LiveState[o.Label]; !ok {
-			return nil, fmt.Errorf("read plan: org %s has no live_state fingerprint", o.Label)
-		}
-	}
-	p.Summary = summarize(p.Changes)
-	return &p, nil
-}
