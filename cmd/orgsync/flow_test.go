@@ -364,3 +364,30 @@ func TestKeysOfAnotherOrgNeverWrite(t *testing.T) {
 	assert.Equal(t, 1, r.code, "plan refuses to guess about an org it cannot verify")
 	assert.Contains(t, r.stderr, "orgsync: hint: check that each org's key env vars hold keys of the org whose id the manifest declares")
 }
+
+// TestManifestSecretsAreNotEchoed: a key put where it must not be (a field,
+// URL credentials, a URL query) is reported without its value.
+func TestManifestSecretsAreNotEchoed(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	m := writeFile(t, dir, "m.yaml", `version: 1
+orgs:
+  hub:
+    id: 83999dcd-7f97-11f0-8de1-1ecf66f1aa85
+    site: https://admin:c4n4ry-1@api.example.com
+  a:
+    id: 4dee724d-00cc-11ea-a77b-570c9d03c6c5
+    site: https://api.example.com/?api_key=c4n4ry-2
+  b:
+    id: 11111111-1111-4111-8111-111111111111
+    api_key: c4n4ry-3
+    app_key_env: c4n4ry4c4n4ry4c4n4ry4c4n4ry4c4n4ry4
+connections: []
+`)
+	for _, env := range []map[string]string{nil, {"GITHUB_ACTIONS": "true"}} {
+		r := runCLI(t, env, "validate", "-f", m)
+		assert.Equal(t, 1, r.code)
+		assert.Equal(t, 4, strings.Count(r.stderr, m+":"), r.stderr)
+		assert.NotContains(t, r.stdout+r.stderr, "c4n4ry")
+	}
+}

@@ -238,7 +238,7 @@ func TestSiteProblem(t *testing.T) {
 		"https://user:secret@x.example":  "a site URL must not hold credentials; keys go in environment variables",
 		"http://localhost.evil.example":  `"http://localhost.evil.example" uses http:// on a host that is not loopback; use https://, or http:// only on 127.0.0.0/8, ::1 or localhost`,
 		"http://[::ffff:10.0.0.1]":       `"http://[::ffff:10.0.0.1]" uses http:// on a host that is not loopback; use https://, or http:// only on 127.0.0.0/8, ::1 or localhost`,
-		"https://x.example/#frag":        `"https://x.example/#frag" must not have a query or a fragment`,
+		"https://x.example/#frag":        `a site URL must not have a query or a fragment; keys go in environment variables`,
 		"https://:443":                   `"https://:443" has no host`,
 		"file:///etc/passwd":             `"file:///etc/passwd" has no host`,
 		"ws://x.example":                 `"ws://x.example" is not an https:// URL`,

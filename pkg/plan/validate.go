@@ -471,7 +471,8 @@ func siteProblem(s string) string {
 	case host == "":
 		return shown + " has no host"
 	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
-		return shown + " must not have a query or a fragment"
+		// Not shown: a query is where a careless URL carries a key.
+		return "a site URL must not have a query or a fragment; keys go in environment variables"
 	case strings.EqualFold(u.Scheme, "https"):
 		return ""
 	case strings.EqualFold(u.Scheme, "http"):
