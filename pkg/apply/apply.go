@@ -200,13 +200,9 @@ func (r *runner) runPhase(ctx context.Context, changes []plan.Change, idx []int,
 	var all errgroup.Group
 	for _, label := range labels {
 		all.Go(func() error {
-			// The org's first change goes alone: keys without write
-			// permission then cost one 403, not one per worker.
-			idx := byOrg[label]
-			r.runOne(ctx, changes, idx[0], results)
 			var g errgroup.Group
 			g.SetLimit(r.opt.Parallelism)
-			for _, i := range idx[1:] {
+			for _, i := range byOrg[label] {
 				if r.stopped() || ctx.Err() != nil {
 					r.runOne(ctx, changes, i, results) // skipped, without waiting for a worker
 					continue

@@ -103,6 +103,20 @@ func ReadState(ctx context.Context, r Reader, orgs []Org, parallelism int) (Stat
 }
 
 func readOrg(ctx context.Context, r Reader, org Org) ([]LiveConnection, error) {
+	// The key check and the list go out together, to save a round trip per
+	// org; the list is used only once the keys are known to be the org's
+	// (reading with another org's keys writes nothing).
+	type listed struct {
+		conns []LiveConnection
+		err   error
+	}
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	lc := make(chan listed, 1)
+	go func() {
+		conns, err := r.ListConnections(lctx, org)
+		lc <- listed{conns, err}
+	}()
 	id, err := r.CurrentOrg(ctx, org)
 	if err != nil {
 		return nil, fmt.Errorf("check keys: %w", err)
@@ -111,12 +125,12 @@ func readOrg(ctx context.Context, r Reader, org Org) ([]LiveConnection, error) {
 		return nil, fmt.Errorf("%w: the keys in $%s/$%s are for org %s, not the declared id %s",
 			ErrWrongOrg, org.APIKeyEnv, org.AppKeyEnv, id, org.ID)
 	}
-	all, err := r.ListConnections(ctx, org)
-	if err != nil {
-		return nil, fmt.Errorf("list connections: %w", err)
+	l := <-lc
+	if l.err != nil {
+		return nil, fmt.Errorf("list connections: %w", l.err)
 	}
 	var out []LiveConnection
-	for _, c := range all {
+	for _, c := range l.conns {
 		if strings.EqualFold(c.SourceID, org.ID) {
 			out = append(out, c)
 		}
