@@ -26,7 +26,7 @@ func windowBound(start time.Time, requests, limit int, period time.Duration) tim
 	return max(open.Sub(start), 0)
 }
 
-// latencyBound is the least time that reads sequential requests followed by
+// latencyBound is the least time that reads rounds of reads followed by
 // creates requests take when each one takes latency and at most parallelism
 // are in flight: the creates go in ceil(creates/parallelism) rounds.
 func latencyBound(reads, creates, parallelism int, latency time.Duration) time.Duration {
