@@ -150,6 +150,26 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// newSubcommandFlags checks that args start with the one subcommand of a
+// command group ("sandbox serve", "report merge") and returns its flag set,
+// printing usage and about for -h.
+func newSubcommandFlags(args []string, group, sub, usage, about string, s streams) (*flag.FlagSet, error) {
+	if len(args) == 0 || args[0] != sub {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+			fmt.Fprintf(s.stderr, "Usage: %s\n", usage)
+			return nil, flag.ErrHelp
+		}
+		return nil, fmt.Errorf("usage: %s", usage)
+	}
+	fs := flag.NewFlagSet(group+" "+sub, flag.ContinueOnError)
+	fs.SetOutput(s.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: %s\n\n%s\n\n", usage, about)
+		fs.PrintDefaults()
+	}
+	return fs, nil
+}
+
 // usageError marks a flag parsing failure: the flag package has already
 // printed what is wrong and the usage, so only the exit code is left.
 func usageError(err error) error {

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
-	"fmt"
 
 	"github.com/orgsync/orgsync/pkg/apply"
 )
@@ -17,18 +15,10 @@ type reportArgs struct {
 
 func parseReportArgs(args []string, s streams) (reportArgs, error) {
 	var a reportArgs
-	if len(args) == 0 || args[0] != "merge" {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
-			fmt.Fprint(s.stderr, "Usage: orgsync report merge [-o FILE] REPORT.json...\n")
-			return a, flag.ErrHelp
-		}
-		return a, errors.New("usage: orgsync report merge [-o FILE] REPORT.json...")
-	}
-	fs := flag.NewFlagSet("report merge", flag.ContinueOnError)
-	fs.SetOutput(s.stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "Usage: orgsync report merge [-o FILE] REPORT.json...\n\nJoins the reports of sharded apply runs into one, with summed counts.\n\n")
-		fs.PrintDefaults()
+	fs, err := newSubcommandFlags(args, "report", "merge", "orgsync report merge [-o FILE] REPORT.json...",
+		"Joins the reports of sharded apply runs into one, with summed counts.", s)
+	if err != nil {
+		return a, err
 	}
 	fs.StringVar(&a.out, "o", "", "write the merged report to `FILE` instead of stdout")
 	rest, err := parseInterleaved(fs, args[1:])

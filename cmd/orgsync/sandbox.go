@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"net"
 	"time"
@@ -20,18 +19,10 @@ type sandboxArgs struct {
 
 func parseSandboxArgs(args []string, s streams) (sandboxArgs, error) {
 	var a sandboxArgs
-	if len(args) == 0 || args[0] != "serve" {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
-			fmt.Fprint(s.stderr, "Usage: orgsync sandbox serve --listen ADDR --fixture FILE [--state FILE] [fault flags]\n")
-			return a, flag.ErrHelp
-		}
-		return a, errors.New(`usage: orgsync sandbox serve --listen ADDR --fixture FILE [--state FILE]`)
-	}
-	fs := flag.NewFlagSet("sandbox serve", flag.ContinueOnError)
-	fs.SetOutput(s.stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "Usage: orgsync sandbox serve --listen ADDR --fixture FILE [--state FILE] [fault flags]\n\nRuns a local emulator of Datadog's Org Connections API.\n\n")
-		fs.PrintDefaults()
+	fs, err := newSubcommandFlags(args, "sandbox", "serve", "orgsync sandbox serve --listen ADDR --fixture FILE [--state FILE] [fault flags]",
+		"Runs a local emulator of Datadog's Org Connections API.", s)
+	if err != nil {
+		return a, err
 	}
 	fs.StringVar(&a.listen, "listen", "127.0.0.1:8080", "listen on `ADDR` (host:port; port 0 picks a free one)")
 	fs.StringVar(&a.fixture, "fixture", "", "orgs, keys, connections and rate limit, as YAML `FILE`")
