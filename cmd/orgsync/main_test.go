@@ -296,3 +296,53 @@ func examplePaths(t *testing.T) []string {
 	require.NotEmpty(t, out)
 	return out
 }
+
+func TestParseSmallCommands(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		parse   func([]string, streams) error
+		args    []string
+		wantErr string
+	}{
+		{name: "validate files and dirs", parse: func(a []string, s streams) error {
+			got, err := parseValidateArgs(a, s)
+			if err == nil && len(got.files) != 3 {
+				t.Errorf("files %v", got.files)
+			}
+			return err
+		}, args: []string{"-f", "a.yaml", "b/", "-f", "c.yml"}},
+		{name: "export with orgs", parse: func(a []string, s streams) error {
+			got, err := parseExportArgs(a, s)
+			if err == nil && (len(got.target.orgs) != 2 || len(got.target.files) != 1) {
+				t.Errorf("orgs %v files %v", got.target.orgs, got.target.files)
+			}
+			return err
+		}, args: []string{"-f", "m.yaml", "--org", "a", "--org", "b"}},
+		{name: "export bad parallelism", parse: func(a []string, s streams) error { _, err := parseExportArgs(a, s); return err },
+			args: []string{"--parallelism", "0"}, wantErr: "--parallelism must be at least 1"},
+		{name: "merge", parse: func(a []string, s streams) error {
+			got, err := parseReportArgs(a, s)
+			if err == nil && (len(got.files) != 2 || got.out != "m.json") {
+				t.Errorf("%+v", got)
+			}
+			return err
+		}, args: []string{"merge", "r1.json", "-o", "m.json", "r2.json"}},
+		{name: "merge nothing", parse: func(a []string, s streams) error { _, err := parseReportArgs(a, s); return err },
+			args: []string{"merge"}, wantErr: "at least one report file"},
+		{name: "report without merge", parse: func(a []string, s streams) error { _, err := parseReportArgs(a, s); return err },
+			args: []string{"join"}, wantErr: "usage: orgsync report merge"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			err := tt.parse(tt.args, streams{stderr: &bytes.Buffer{}})
+			if tt.wantErr == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.wantErr)
+		})
+	}
+}
