@@ -107,7 +107,7 @@ func (ap *applier) fromManifest(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer st.conn.close()
+	defer st.conn.closeOrWarn(ap.s)
 	for _, e := range st.orgErrs {
 		fmt.Fprintf(ap.s.stderr, "orgsync: error: %v\n", e)
 	}
@@ -152,7 +152,7 @@ func (ap *applier) fromSavedPlan(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer conn.close()
+	defer conn.closeOrWarn(ap.s)
 	if err := checkMaxDeletes(p, ap.args.maxDeletes); err != nil {
 		return ap.refuse(p, err)
 	}

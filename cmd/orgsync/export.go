@@ -38,7 +38,7 @@ func runExport(ctx context.Context, args []string, s streams) error {
 	if err != nil {
 		return err
 	}
-	defer st.conn.close()
+	defer st.conn.closeOrWarn(s)
 	if len(st.orgErrs) > 0 {
 		return orgErrorsErr(st.orgErrs)
 	}

@@ -64,6 +64,15 @@ type connection struct {
 	close    func() error
 }
 
+// closeOrWarn closes the connection; a failure (the sandbox could not save
+// its state) is worth a warning, not a failed run: every write was saved
+// before it was answered.
+func (c *connection) closeOrWarn(s streams) {
+	if err := c.close(); err != nil {
+		fmt.Fprintf(s.stderr, "orgsync: warning: %v\n", err)
+	}
+}
+
 // connect makes the clients for orgs, on the real sites, on --api-url, or on
 // the in-process emulator with --sandbox; sinks are the other orgs that the
 // emulator must know. stop, when closed, lets requests on the wire finish
