@@ -111,21 +111,26 @@ func readOrg(ctx context.Context, r Reader, org Org) ([]LiveConnection, error) {
 		err   error
 	}
 	lctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	lc := make(chan listed, 1)
 	go func() {
 		conns, err := r.ListConnections(lctx, org)
 		lc <- listed{conns, err}
 	}()
+	// abandon stops the list and waits for it, so that no call outlives
+	// ReadState.
+	abandon := func() { cancel(); <-lc }
 	id, err := r.CurrentOrg(ctx, org)
 	if err != nil {
+		abandon()
 		return nil, fmt.Errorf("check keys: %w", err)
 	}
 	if !strings.EqualFold(id, org.ID) {
+		abandon()
 		return nil, fmt.Errorf("%w: the keys in $%s/$%s are for org %s, not the declared id %s",
 			ErrWrongOrg, org.APIKeyEnv, org.AppKeyEnv, id, org.ID)
 	}
 	l := <-lc
+	cancel()
 	if l.err != nil {
 		return nil, fmt.Errorf("list connections: %w", l.err)
 	}
