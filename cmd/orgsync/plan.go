@@ -7,7 +7,7 @@ import (
 	"flag"
 	"fmt"
 
-	"github.com/orgsync/orgsync/pkg/apply"
+	"github.com/orgsync/orgsync/internal/atomicfile"
 	"github.com/orgsync/orgsync/pkg/plan"
 )
 
@@ -77,7 +77,7 @@ func runPlan(ctx context.Context, args []string, s streams) error {
 		if err := plan.WriteJSON(&b, p); err != nil {
 			return err
 		}
-		if err := apply.WriteFileAtomic(a.out, b.Bytes()); err != nil {
+		if err := atomicfile.Write(a.out, b.Bytes()); err != nil {
 			return err
 		}
 		fmt.Fprintf(s.stderr, "orgsync: saved the plan to %s; apply it with \"orgsync apply %s%s\"\n", a.out, a.out, a.target.endpointFlags())

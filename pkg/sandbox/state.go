@@ -9,11 +9,12 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/orgsync/orgsync/internal/atomicfile"
 )
 
 // stateFormat is the version of the state file layout.
@@ -94,10 +95,9 @@ func loadState(path string) (conns []stateConn, found bool, err error) {
 	return st.Connections, true, nil
 }
 
-// writeState replaces path atomically: a temp file in the same directory
-// (so rename cannot cross file systems), fsync, rename, then fsync of the
-// directory so the rename itself survives a crash.
-func writeState(path string, conns []stateConn) (err error) {
+// writeState replaces path atomically (see atomicfile.Write), so a crash
+// never leaves half a state file.
+func writeState(path string, conns []stateConn) error {
 	slices.SortFunc(conns, func(a, b stateConn) int {
 		return cmp.Or(strings.Compare(a.Source, b.Source), strings.Compare(a.Sink, b.Sink))
 	})
@@ -106,33 +106,8 @@ func writeState(path string, conns []stateConn) (err error) {
 		return err
 	}
 	b = append(b, '\n')
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
+	if err := atomicfile.Write(path, b); err != nil {
 		return fmt.Errorf("save sandbox state: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			_ = tmp.Close()
-			_ = os.Remove(tmp.Name())
-			err = fmt.Errorf("save sandbox state: %w", err)
-		}
-	}()
-	if _, err = tmp.Write(b); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		_ = d.Sync() // best effort: not every file system can sync a directory
-		_ = d.Close()
 	}
 	return nil
 }
