@@ -145,21 +145,20 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	var scenarios []scenario
-	if o.scenario == "all" || o.scenario == "ratelimited" {
-		n := o.size(390, 140)
-		scenarios = append(scenarios, scenario{
-			name:  "ratelimited",
-			world: world{sources: 1, sinks: n, limit: o.limit, period: o.period},
-			row:   rateRow(fmt.Sprintf("rate-limited, 1 org (%d/%s)", o.limit, o.period)),
-		})
-	}
-	if o.scenario == "all" || o.scenario == "multiorg" {
-		n := o.size(390, 140)
-		scenarios = append(scenarios, scenario{
-			name:  "multiorg",
-			world: world{sources: 4, sinks: n, limit: o.limit, period: o.period},
-			row:   rateRow(fmt.Sprintf("rate-limited, 4 orgs (%d/%s each)", o.limit, o.period)),
-		})
+	for _, rs := range []struct {
+		name, label string
+		sources     int
+	}{
+		{"ratelimited", "rate-limited, 1 org (%d/%s)", 1},
+		{"multiorg", "rate-limited, 4 orgs (%d/%s each)", 4},
+	} {
+		if o.scenario == "all" || o.scenario == rs.name {
+			scenarios = append(scenarios, scenario{
+				name:  rs.name,
+				world: world{sources: rs.sources, sinks: o.size(390, 140), limit: o.limit, period: o.period},
+				row:   rateRow(fmt.Sprintf(rs.label, o.limit, o.period)),
+			})
+		}
 	}
 	if o.scenario == "all" || o.scenario == "latency" {
 		n := o.size(1000, 200)
@@ -167,8 +166,8 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			name:  "latency",
 			world: world{sources: 1, sinks: n, latency: o.latency},
 			row: func(r run) row {
-				// current_user and the list page, one after the other, then the creates.
-				// The key check and the list go out together: one round of reads.
+				// The key check and the list go out together: one round of
+				// reads, then the creates.
 				bound := latencyBound(1, n, o.parallelism, o.latency)
 				return row{scenario: fmt.Sprintf("latency %s, parallelism %d", o.latency, o.parallelism),
 					requests: requestsText(r.requests), bound: secs(bound), ratio: ratio(r.wall, bound), target: latencyTarget}

@@ -208,7 +208,7 @@ func (c *Clients) ListConnections(ctx context.Context, org plan.Org) ([]plan.Liv
 	}
 	out := make([]plan.LiveConnection, len(conns))
 	for i, lc := range conns {
-		out[i] = plan.LiveConnection{ID: lc.ID, SourceID: strings.ToLower(lc.SourceOrgID()), SinkID: strings.ToLower(lc.SinkOrgID()), Types: lc.Attributes.ConnectionTypes}
+		out[i] = liveConnection(lc)
 	}
 	return out, nil
 }
@@ -269,8 +269,14 @@ func (c *Clients) FindConnection(ctx context.Context, org plan.SourceOrg, sinkID
 	}
 	for _, lc := range conns {
 		if strings.EqualFold(lc.SourceOrgID(), org.ID) && strings.EqualFold(lc.SinkOrgID(), sinkID) {
-			return plan.LiveConnection{ID: lc.ID, SourceID: strings.ToLower(lc.SourceOrgID()), SinkID: strings.ToLower(lc.SinkOrgID()), Types: lc.Attributes.ConnectionTypes}, true, call, nil
+			return liveConnection(lc), true, call, nil
 		}
 	}
 	return plan.LiveConnection{}, false, call, nil
+}
+
+// liveConnection is what planning and applying need of a connection the API
+// returned, with org ids lower-cased so they compare with the manifest's.
+func liveConnection(c api.Connection) plan.LiveConnection {
+	return plan.LiveConnection{ID: c.ID, SourceID: strings.ToLower(c.SourceOrgID()), SinkID: strings.ToLower(c.SinkOrgID()), Types: c.Attributes.ConnectionTypes}
 }

@@ -25,7 +25,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -346,7 +345,7 @@ func (r *runner) adopt(ctx context.Context, org plan.SourceOrg, c plan.Change, r
 		return false, nil
 	}
 	res.ConnectionID = live.ID
-	if sameTypes(live.Types, c.After) {
+	if plan.SameTypes(live.Types, c.After) {
 		res.Outcome = AlreadyPresent
 		return true, nil
 	}
@@ -357,11 +356,4 @@ func (r *runner) adopt(ctx context.Context, org plan.SourceOrg, c plan.Change, r
 	}
 	res.Outcome = Updated
 	return true, nil
-}
-
-func sameTypes(a, b []string) bool {
-	a, b = slices.Clone(a), slices.Clone(b)
-	slices.Sort(a)
-	slices.Sort(b)
-	return slices.Equal(slices.Compact(a), slices.Compact(b))
 }

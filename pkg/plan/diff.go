@@ -52,7 +52,7 @@ func Diff(m *Manifest, live State) *Plan {
 			case isDeclared && !seen[sinkID]:
 				seen[sinkID] = true
 				ch := Change{Action: Noop, SourceOrg: src, SinkOrg: sink, ConnectionID: lc.ID, Before: before, After: normalizeTypes(d.Types)}
-				if !slices.Equal(ch.Before, ch.After) {
+				if !SameTypes(ch.Before, ch.After) {
 					ch.Action = Update
 				}
 				p.Changes = append(p.Changes, ch)
@@ -98,6 +98,10 @@ func CompareSinks(a, b OrgRef) int {
 	}
 	return cmp.Compare(key(a), key(b))
 }
+
+// SameTypes reports whether two lists name the same set of connection
+// types: order and repeats do not matter.
+func SameTypes(a, b []string) bool { return slices.Equal(normalizeTypes(a), normalizeTypes(b)) }
 
 // normalizeTypes returns the types as a sorted set.
 func normalizeTypes(types []string) []string {
