@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/orgsync/orgsync/pkg/manifest"
 	"io"
 	"net"
 	"net/http"
@@ -50,11 +51,11 @@ func (w world) fixture() *sandbox.Fixture {
 
 // manifest is what a user would write for the world: every source sends
 // logs to every sink.
-func (w world) manifest() *plan.Manifest {
-	m := &plan.Manifest{}
-	org := func(label, id string) plan.Org {
+func (w world) manifest() *manifest.Manifest {
+	m := &manifest.Manifest{}
+	org := func(label, id string) manifest.Org {
 		env := strings.ToUpper(strings.ReplaceAll(label, "-", "_"))
-		return plan.Org{Label: label, ID: id, Site: "datadoghq.com", APIKeyEnv: env + "_API_KEY", AppKeyEnv: env + "_APP_KEY"}
+		return manifest.Org{Label: label, ID: id, Site: "datadoghq.com", APIKeyEnv: env + "_API_KEY", AppKeyEnv: env + "_APP_KEY"}
 	}
 	for i := range w.sources {
 		m.Orgs = append(m.Orgs, org(fmt.Sprintf("source-%d", i), sourceID(i)))
@@ -64,7 +65,7 @@ func (w world) manifest() *plan.Manifest {
 	}
 	for i := range w.sources {
 		for j := range w.sinks {
-			m.Connections = append(m.Connections, plan.Connection{SourceLabel: fmt.Sprintf("source-%d", i),
+			m.Connections = append(m.Connections, manifest.Connection{SourceLabel: fmt.Sprintf("source-%d", i),
 				SinkLabel: fmt.Sprintf("sink-%03d", j), SinkID: sinkID(j), Types: []string{"logs"}})
 		}
 	}
@@ -155,7 +156,7 @@ func runOrgsync(ctx context.Context, w world, parallelism int) (run, error) {
 	}
 	defer e.stop()
 	m := w.manifest()
-	orgs := plan.SourceOrgs(m)
+	orgs := manifest.SourceOrgs(m)
 	// One Counters for the clients and the run, as cmd/orgsync wires them.
 	counters := &apply.Counters{}
 	clients, err := orgapi.New(orgapi.Config{

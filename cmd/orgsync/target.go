@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/orgsync/orgsync/pkg/manifest"
 	"io"
 	"os"
 	"strings"
@@ -17,15 +18,15 @@ import (
 
 // loadManifest loads and validates the manifests, printing every problem
 // as FILE:LINE:COL: message (and as GitHub annotations inside Actions).
-func loadManifest(paths []string, s streams) (*plan.Manifest, error) {
+func loadManifest(paths []string, s streams) (*manifest.Manifest, error) {
 	if len(paths) == 0 {
 		return nil, withHint(errors.New("no manifest given"), "name one or more files or directories with -f")
 	}
-	m, err := plan.Load(paths)
+	m, err := manifest.Load(paths)
 	if err == nil {
 		return m, nil
 	}
-	var verrs *plan.ValidationErrors
+	var verrs *manifest.ValidationErrors
 	if !errors.As(err, &verrs) {
 		return nil, err
 	}
@@ -131,7 +132,7 @@ func verboseLogger(w io.Writer) func(api.ResponseInfo) {
 
 // sinksOf lists the sinks of a manifest's connections, so the emulator can
 // hold every org a connection points at.
-func sinksOf(m *plan.Manifest) []plan.OrgRef {
+func sinksOf(m *manifest.Manifest) []plan.OrgRef {
 	var out []plan.OrgRef
 	for _, o := range m.Orgs {
 		out = append(out, plan.OrgRef{Label: o.Label, ID: o.ID})
@@ -147,8 +148,8 @@ func sinksOf(m *plan.Manifest) []plan.OrgRef {
 // manifestState is a manifest, the source orgs a command works on, an open
 // connection to their API, and what could be read of their live state.
 type manifestState struct {
-	manifest *plan.Manifest
-	orgs     []plan.Org
+	manifest *manifest.Manifest
+	orgs     []manifest.Org
 	conn     *connection
 	live     plan.State
 	orgErrs  []*plan.OrgError
@@ -162,8 +163,8 @@ func readManifestState(ctx context.Context, tf *targetFlags, s streams, anyOrg b
 	if err != nil {
 		return nil, err
 	}
-	sel := plan.Selection{Labels: tf.orgs, ShardIndex: tf.shard.index, ShardCount: tf.shard.count}
-	orgs, err := plan.Select(m, plan.SourceOrgs(m), sel, anyOrg)
+	sel := manifest.Selection{Labels: tf.orgs, ShardIndex: tf.shard.index, ShardCount: tf.shard.count}
+	orgs, err := manifest.Select(m, manifest.SourceOrgs(m), sel, anyOrg)
 	if err != nil {
 		return nil, err
 	}
@@ -176,7 +177,7 @@ func readManifestState(ctx context.Context, tf *targetFlags, s streams, anyOrg b
 }
 
 // readState verifies and reads the live state of orgs.
-func readState(ctx context.Context, conn *connection, orgs []plan.Org, parallelism int) (plan.State, []*plan.OrgError) {
+func readState(ctx context.Context, conn *connection, orgs []manifest.Org, parallelism int) (plan.State, []*plan.OrgError) {
 	st, err := plan.ReadState(ctx, conn.clients, orgs, parallelism)
 	var orgErrs []*plan.OrgError
 	if err != nil {
@@ -230,10 +231,10 @@ func isTerminal(v any) bool {
 }
 
 // planOrgs turns a saved plan's orgs back into manifest orgs for reading.
-func planOrgs(p *plan.Plan) []plan.Org {
-	out := make([]plan.Org, len(p.Orgs))
+func planOrgs(p *plan.Plan) []manifest.Org {
+	out := make([]manifest.Org, len(p.Orgs))
 	for i, o := range p.Orgs {
-		out[i] = plan.Org{Label: o.Label, ID: o.ID, Site: o.Site, APIKeyEnv: o.APIKeyEnv, AppKeyEnv: o.AppKeyEnv, Prune: o.Prune}
+		out[i] = manifest.Org{Label: o.Label, ID: o.ID, Site: o.Site, APIKeyEnv: o.APIKeyEnv, AppKeyEnv: o.AppKeyEnv, Prune: o.Prune}
 	}
 	return out
 }

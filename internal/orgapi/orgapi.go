@@ -11,6 +11,7 @@ package orgapi
 import (
 	"context"
 	"fmt"
+	"github.com/orgsync/orgsync/pkg/manifest"
 	"net/http"
 	"strings"
 	"time"
@@ -141,7 +142,7 @@ func New(cfg Config, orgs []plan.SourceOrg) (*Clients, error) {
 
 // FromManifest lists the manifest's source orgs in the form a saved plan
 // keeps them.
-func FromManifest(orgs []plan.Org) []plan.SourceOrg {
+func FromManifest(orgs []manifest.Org) []plan.SourceOrg {
 	out := make([]plan.SourceOrg, len(orgs))
 	for i, o := range orgs {
 		out[i] = plan.SourceOrg{Label: o.Label, ID: o.ID, Site: o.Site, APIKeyEnv: o.APIKeyEnv, AppKeyEnv: o.AppKeyEnv, Prune: o.Prune}
@@ -178,7 +179,7 @@ func (c *Clients) read(ctx context.Context, fn func(ctx context.Context) error) 
 }
 
 // CurrentOrg implements [plan.Reader].
-func (c *Clients) CurrentOrg(ctx context.Context, org plan.Org) (string, error) {
+func (c *Clients) CurrentOrg(ctx context.Context, org manifest.Org) (string, error) {
 	cl, err := c.client(org.Label)
 	if err != nil {
 		return "", err
@@ -193,7 +194,7 @@ func (c *Clients) CurrentOrg(ctx context.Context, org plan.Org) (string, error) 
 
 // ListConnections implements [plan.Reader]: every page of the connections
 // the org takes part in, as source (filtered server-side) or sink.
-func (c *Clients) ListConnections(ctx context.Context, org plan.Org) ([]plan.LiveConnection, error) {
+func (c *Clients) ListConnections(ctx context.Context, org manifest.Org) ([]plan.LiveConnection, error) {
 	cl, err := c.client(org.Label)
 	if err != nil {
 		return nil, err

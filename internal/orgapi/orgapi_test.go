@@ -3,6 +3,7 @@ package orgapi_test
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/orgsync/orgsync/pkg/manifest"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -47,8 +48,8 @@ var typeSets = [][]string{{"logs"}, {"metrics", "logs"}, {"audit"}, {"logs", "me
 // world is a sandbox fixture and the manifest to converge it to.
 type world struct {
 	fixture  *sandbox.Fixture
-	manifest *plan.Manifest
-	sources  []plan.Org
+	manifest *manifest.Manifest
+	sources  []manifest.Org
 	declared map[[2]string][]string // (source id, sink id) -> sorted types
 }
 
@@ -62,12 +63,12 @@ type world struct {
 // src-0 must not touch.
 func newWorld() world {
 	const nSources, nSinks, perSource, undeclared = 4, 60, 50, 5
-	w := world{fixture: &sandbox.Fixture{}, manifest: &plan.Manifest{}, declared: map[[2]string][]string{}}
+	w := world{fixture: &sandbox.Fixture{}, manifest: &manifest.Manifest{}, declared: map[[2]string][]string{}}
 	for i := range nSources {
 		id := orgID(1, i)
 		w.fixture.Orgs = append(w.fixture.Orgs, sandbox.FixtureOrg{ID: id, Name: fmt.Sprintf("Source %d", i),
 			APIKey: fmt.Sprintf("api-key-%d", i), AppKey: fmt.Sprintf("app-key-%d", i)})
-		o := plan.Org{Label: fmt.Sprintf("src-%d", i), ID: id, Site: plan.DefaultSite,
+		o := manifest.Org{Label: fmt.Sprintf("src-%d", i), ID: id, Site: manifest.DefaultSite,
 			APIKeyEnv: fmt.Sprintf("DD_API_KEY_%d", i), AppKeyEnv: fmt.Sprintf("DD_APP_KEY_%d", i), Prune: i < 2}
 		w.manifest.Orgs = append(w.manifest.Orgs, o)
 		w.sources = append(w.sources, o)
@@ -75,12 +76,12 @@ func newWorld() world {
 	for j := range nSinks {
 		id := orgID(2, j)
 		w.fixture.Orgs = append(w.fixture.Orgs, sandbox.FixtureOrg{ID: id, Name: fmt.Sprintf("Sink %d", j)})
-		w.manifest.Orgs = append(w.manifest.Orgs, plan.Org{Label: fmt.Sprintf("sink-%02d", j), ID: id, Site: plan.DefaultSite})
+		w.manifest.Orgs = append(w.manifest.Orgs, manifest.Org{Label: fmt.Sprintf("sink-%02d", j), ID: id, Site: manifest.DefaultSite})
 	}
-	slices.SortFunc(w.manifest.Orgs, func(a, b plan.Org) int { return strings.Compare(a.Label, b.Label) })
+	slices.SortFunc(w.manifest.Orgs, func(a, b manifest.Org) int { return strings.Compare(a.Label, b.Label) })
 
-	declare := func(src plan.Org, sinkLabel, sinkID string, types []string) {
-		w.manifest.Connections = append(w.manifest.Connections, plan.Connection{SourceLabel: src.Label, SinkLabel: sinkLabel, SinkID: sinkID, Types: types})
+	declare := func(src manifest.Org, sinkLabel, sinkID string, types []string) {
+		w.manifest.Connections = append(w.manifest.Connections, manifest.Connection{SourceLabel: src.Label, SinkLabel: sinkLabel, SinkID: sinkID, Types: types})
 		w.declared[[2]string{src.ID, sinkID}] = slices.Sorted(slices.Values(types))
 	}
 	live := func(src, sink string, types []string) {
@@ -486,12 +487,12 @@ func TestClientsCountRetriesAndThrottles(t *testing.T) {
 		list        = "GET /api/v2/org_connections"
 		create      = "POST /api/v2/org_connections"
 	)
-	src := plan.Org{Label: "team-a", ID: orgID(1, 1), Site: plan.DefaultSite, APIKeyEnv: "A_API", AppKeyEnv: "A_APP"}
-	sink := plan.Org{Label: "hub", ID: orgID(2, 1), Site: plan.DefaultSite}
+	src := manifest.Org{Label: "team-a", ID: orgID(1, 1), Site: manifest.DefaultSite, APIKeyEnv: "A_API", AppKeyEnv: "A_APP"}
+	sink := manifest.Org{Label: "hub", ID: orgID(2, 1), Site: manifest.DefaultSite}
 	fixture := &sandbox.Fixture{Orgs: []sandbox.FixtureOrg{
 		{ID: src.ID, Name: "Team A", APIKey: "a1", AppKey: "a2"}, {ID: sink.ID, Name: "Hub"}}}
-	manifest := &plan.Manifest{Orgs: []plan.Org{sink, src},
-		Connections: []plan.Connection{{SourceLabel: src.Label, SinkLabel: sink.Label, SinkID: sink.ID, Types: []string{"logs"}}}}
+	want := &manifest.Manifest{Orgs: []manifest.Org{sink, src},
+		Connections: []manifest.Connection{{SourceLabel: src.Label, SinkLabel: sink.Label, SinkID: sink.ID, Types: []string{"logs"}}}}
 	tests := []struct {
 		name          string
 		script        map[string][]int
@@ -522,9 +523,9 @@ func TestClientsCountRetriesAndThrottles(t *testing.T) {
 		{name: "plan and apply sharing the counters count each retry once",
 			script: map[string][]int{currentUser: {http.StatusBadGateway}, create: {dropAfter}},
 			run: func(t *testing.T, c *orgapi.Clients, counters *apply.Counters) {
-				st, err := plan.ReadState(t.Context(), c, []plan.Org{src}, 1)
+				st, err := plan.ReadState(t.Context(), c, []manifest.Org{src}, 1)
 				require.NoError(t, err)
-				rep := apply.Run(t.Context(), plan.Diff(manifest, st), c, apply.Options{Counters: counters})
+				rep := apply.Run(t.Context(), plan.Diff(want, st), c, apply.Options{Counters: counters})
 				require.Len(t, rep.Results, 1)
 				r := rep.Results[0]
 				// The create landed, its answer was lost, the retry got a
@@ -546,7 +547,7 @@ func TestClientsCountRetriesAndThrottles(t *testing.T) {
 				c, err := orgapi.New(orgapi.Config{APIURL: orgapi.SandboxURL, MaxRetries: 3, Counters: counters,
 					Transport: &scriptedFaults{next: sb.Transport(), script: tt.script},
 					Keys:      orgapi.EnvKeys(getenv(map[string]string{"A_API": "a1", "A_APP": "a2"}))},
-					orgapi.FromManifest([]plan.Org{src}))
+					orgapi.FromManifest([]manifest.Org{src}))
 				require.NoError(t, err)
 				tt.run(t, c, counters)
 				assert.Equal(t, tt.wantRetries, counters.Retries.Load(), "retries")

@@ -3,6 +3,7 @@ package orgapi
 import (
 	"context"
 	"fmt"
+	"github.com/orgsync/orgsync/pkg/manifest"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -16,19 +17,19 @@ import (
 // does with its default parallelism and no rate limit (target: under 10 s).
 func BenchmarkPlanAgainstSandbox(b *testing.B) {
 	const orgs, perOrg = 1000, 10
-	m := &plan.Manifest{}
+	m := &manifest.Manifest{}
 	f := &sandbox.Fixture{}
 	for i := range orgs {
-		o := plan.Org{Label: fmt.Sprintf("org-%04d", i), ID: fmt.Sprintf("%08x-0000-4000-8000-%012x", i, i),
-			Site: plan.DefaultSite, APIKeyEnv: "K", AppKeyEnv: "K"}
+		o := manifest.Org{Label: fmt.Sprintf("org-%04d", i), ID: fmt.Sprintf("%08x-0000-4000-8000-%012x", i, i),
+			Site: manifest.DefaultSite, APIKeyEnv: "K", AppKeyEnv: "K"}
 		m.Orgs = append(m.Orgs, o)
-		api, app, _ := SandboxKeys(FromManifest([]plan.Org{o})[0])
+		api, app, _ := SandboxKeys(FromManifest([]manifest.Org{o})[0])
 		f.Orgs = append(f.Orgs, sandbox.FixtureOrg{ID: o.ID, Name: o.Label, APIKey: api, AppKey: app})
 	}
 	for i := range orgs {
 		for j := range perOrg {
 			sink := m.Orgs[(i+1+j)%orgs]
-			m.Connections = append(m.Connections, plan.Connection{SourceLabel: m.Orgs[i].Label, SinkLabel: sink.Label, SinkID: sink.ID, Types: []string{"logs"}})
+			m.Connections = append(m.Connections, manifest.Connection{SourceLabel: m.Orgs[i].Label, SinkLabel: sink.Label, SinkID: sink.ID, Types: []string{"logs"}})
 			f.Connections = append(f.Connections, sandbox.FixtureConnection{Source: m.Orgs[i].ID, Sink: sink.ID, Types: []string{"logs"}})
 		}
 	}
@@ -44,7 +45,7 @@ func BenchmarkPlanAgainstSandbox(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	sources := plan.SourceOrgs(m)
+	sources := manifest.SourceOrgs(m)
 	b.ResetTimer()
 	for b.Loop() {
 		st, err := plan.ReadState(context.Background(), clients, sources, 10)

@@ -3,24 +3,14 @@ package api
 import (
 	"errors"
 	"fmt"
+	"github.com/orgsync/orgsync/pkg/site"
 	"net"
 	"net/url"
 	"strings"
 )
 
-// Sites lists the Datadog sites a manifest may name. Each one is served at
-// "https://api.<site>".
-var Sites = []string{
-	"datadoghq.com",
-	"us3.datadoghq.com",
-	"us5.datadoghq.com",
-	"datadoghq.eu",
-	"ap1.datadoghq.com",
-	"ap2.datadoghq.com",
-	"uk1.datadoghq.com",
-	"ddog-gov.com",
-	"us2.ddog-gov.com",
-}
+// Sites lists the Datadog sites a manifest may name (see [site.Names]).
+var Sites = site.Names
 
 // BaseURL resolves a manifest `site` to the base URL of its API.
 //

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/orgsync/orgsync/pkg/manifest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -401,7 +402,7 @@ func TestRunConcurrency(t *testing.T) {
 func TestRunVerifyFailures(t *testing.T) {
 	t.Parallel()
 	f := newFakeWriter()
-	oe := &plan.OrgError{Org: plan.Org{Label: "team-c", ID: idX}, Err: fmt.Errorf("%w: the keys in $C_API/$C_APP are for org %s", plan.ErrWrongOrg, idB)}
+	oe := &plan.OrgError{Org: manifest.Org{Label: "team-c", ID: idX}, Err: fmt.Errorf("%w: the keys in $C_API/$C_APP are for org %s", plan.ErrWrongOrg, idB)}
 	rep := Run(context.Background(), newPlan(), f, Options{OrgErrors: []*plan.OrgError{oe}})
 	require.Len(t, rep.Results, 1)
 	assert.Equal(t, ActionVerify, rep.Results[0].Action)

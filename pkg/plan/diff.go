@@ -2,6 +2,7 @@ package plan
 
 import (
 	"cmp"
+	"github.com/orgsync/orgsync/pkg/manifest"
 	"slices"
 	"sort"
 	"strings"
@@ -15,15 +16,15 @@ import (
 // org is not in live (filtered out by --org or --shard, or not readable) is
 // left out; live connections to a sink the manifest does not declare are
 // deleted on orgs with prune and listed as unmanaged on the others.
-func Diff(m *Manifest, live State) *Plan {
+func Diff(m *manifest.Manifest, live State) *Plan {
 	labelByID := make(map[string]string, len(m.Orgs))
 	for _, o := range m.Orgs {
 		labelByID[strings.ToLower(o.ID)] = o.Label
 	}
-	declared := make(map[string]map[string]Connection) // source label -> sink id -> connection
+	declared := make(map[string]map[string]manifest.Connection) // source label -> sink id -> connection
 	for _, c := range m.Connections {
 		if declared[c.SourceLabel] == nil {
-			declared[c.SourceLabel] = make(map[string]Connection)
+			declared[c.SourceLabel] = make(map[string]manifest.Connection)
 		}
 		declared[c.SourceLabel][strings.ToLower(c.SinkID)] = c
 	}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/orgsync/orgsync/internal/manifesttest"
+	"github.com/orgsync/orgsync/pkg/manifest"
 	"os"
 	"path/filepath"
 	"testing"
@@ -24,15 +26,15 @@ const (
 )
 
 // mixedManifest declares a hub and three teams; team-c prunes.
-func mixedManifest() *Manifest {
-	return &Manifest{
-		Orgs: []Org{
+func mixedManifest() *manifest.Manifest {
+	return &manifest.Manifest{
+		Orgs: []manifest.Org{
 			{Label: "hub", ID: idHub, Site: "datadoghq.com", APIKeyEnv: "DD_API_KEY", AppKeyEnv: "DD_APP_KEY"},
 			{Label: "team-a", ID: idTeamA, Site: "datadoghq.eu", APIKeyEnv: "A_API", AppKeyEnv: "A_APP"},
 			{Label: "team-b", ID: idTeamB, Site: "datadoghq.com", APIKeyEnv: "B_API", AppKeyEnv: "B_APP"},
 			{Label: "team-c", ID: idTeamC, Site: "datadoghq.com", APIKeyEnv: "C_API", AppKeyEnv: "C_APP", Prune: true},
 		},
-		Connections: []Connection{
+		Connections: []manifest.Connection{
 			{SourceLabel: "team-a", SinkLabel: "hub", SinkID: idHub, Types: []string{"logs", "metrics"}},
 			{SourceLabel: "team-b", SinkLabel: "hub", SinkID: idHub, Types: []string{"logs"}},
 			{SourceLabel: "team-b", SinkID: idOther, Types: []string{"audit"}},
@@ -62,7 +64,7 @@ func TestDiff(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name     string
-		manifest *Manifest
+		manifest *manifest.Manifest
 		state    State
 		want     []string // action source -> sink
 		summary  Summary
@@ -281,15 +283,15 @@ func checkGolden(t *testing.T, path string, got []byte) {
 // state that matches it but for every tenth connection (drifted types).
 func BenchmarkDiff(b *testing.B) {
 	name := filepath.Join(b.TempDir(), "big.yaml")
-	require.NoError(b, os.WriteFile(name, bigManifest(1000, 10000), 0o644))
-	m, err := Load([]string{name})
+	require.NoError(b, os.WriteFile(name, manifesttest.Big(1000, 10000), 0o644))
+	m, err := manifest.Load([]string{name})
 	require.NoError(b, err)
-	orgByLabel := make(map[string]Org)
+	orgByLabel := make(map[string]manifest.Org)
 	for _, o := range m.Orgs {
 		orgByLabel[o.Label] = o
 	}
 	live := State{Orgs: make(map[string][]LiveConnection)}
-	for _, o := range SourceOrgs(m) {
+	for _, o := range manifest.SourceOrgs(m) {
 		live.Orgs[o.Label] = nil
 	}
 	for i, c := range m.Connections {
@@ -314,9 +316,9 @@ func BenchmarkDiff(b *testing.B) {
 // and must stay strings for YAML 1.1 readers of the exported file too.
 func TestExportQuotesYAML11Booleans(t *testing.T) {
 	t.Parallel()
-	m := &Manifest{Orgs: []Org{
-		{Label: "yes", ID: idTeamA, Site: DefaultSite, APIKeyEnv: DefaultAPIKeyEnv, AppKeyEnv: DefaultAppKeyEnv},
-		{Label: "off", ID: idHub, Site: DefaultSite, APIKeyEnv: DefaultAPIKeyEnv, AppKeyEnv: DefaultAppKeyEnv},
+	m := &manifest.Manifest{Orgs: []manifest.Org{
+		{Label: "yes", ID: idTeamA, Site: manifest.DefaultSite, APIKeyEnv: manifest.DefaultAPIKeyEnv, AppKeyEnv: manifest.DefaultAppKeyEnv},
+		{Label: "off", ID: idHub, Site: manifest.DefaultSite, APIKeyEnv: manifest.DefaultAPIKeyEnv, AppKeyEnv: manifest.DefaultAppKeyEnv},
 	}}
 	out, err := Export(m, State{Orgs: map[string][]LiveConnection{"yes": {{ID: "c", SourceID: idTeamA, SinkID: idHub, Types: []string{"logs"}}}}}, "")
 	require.NoError(t, err)
@@ -325,7 +327,7 @@ func TestExportQuotesYAML11Booleans(t *testing.T) {
 	assert.Contains(t, string(out), "from: \"yes\"\n    to: \"off\"\n")
 	name := filepath.Join(t.TempDir(), "exported.yaml")
 	require.NoError(t, os.WriteFile(name, out, 0o644))
-	back, err := Load([]string{name})
+	back, err := manifest.Load([]string{name})
 	require.NoError(t, err)
-	assert.Equal(t, []Connection{{SourceLabel: "yes", SinkLabel: "off", SinkID: idHub, Types: []string{"logs"}, Pos: back.Connections[0].Pos}}, back.Connections)
+	assert.Equal(t, []manifest.Connection{{SourceLabel: "yes", SinkLabel: "off", SinkID: idHub, Types: []string{"logs"}, Pos: back.Connections[0].Pos}}, back.Connections)
 }

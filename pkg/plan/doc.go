@@ -1,13 +1,6 @@
-// Package plan owns what a user edits and reviews: the manifest and the
-// plan that says exactly what will change.
-//
-// # Manifest
-//
-// [Load] reads one or more manifest files through yaml.v3 nodes, so that
-// every problem (YAML syntax, the embedded JSON Schema, semantic checks)
-// comes back as a positioned [ValidationError], all of them, in file order.
-// The result is a [Manifest] with defaults applied and every `from`/`to`
-// list expanded to one [Connection] per (source, sink) pair.
+// Package plan makes and carries a plan: live state, the diff against a
+// [manifest.Manifest], the plan type, its JSON file and its renderings. It
+// never parses YAML manifests (package manifest does) and never writes.
 //
 // # Live state
 //

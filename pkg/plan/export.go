@@ -3,6 +3,7 @@ package plan
 import (
 	"bytes"
 	"fmt"
+	"github.com/orgsync/orgsync/pkg/manifest"
 	"slices"
 	"strings"
 
@@ -14,7 +15,7 @@ import (
 // no changes. Orgs keep their labels, sites, key env var names and prune
 // flags from m; sinks the manifest does not know are written as raw UUIDs.
 // Only the orgs of m that a source in live or a sink needs are written.
-func Export(m *Manifest, live State, schemaRef string) ([]byte, error) {
+func Export(m *manifest.Manifest, live State, schemaRef string) ([]byte, error) {
 	labelByID := make(map[string]string, len(m.Orgs))
 	for _, o := range m.Orgs {
 		labelByID[strings.ToLower(o.ID)] = o.Label
@@ -68,13 +69,13 @@ func Export(m *Manifest, live State, schemaRef string) ([]byte, error) {
 		}
 		org := &yaml.Node{Kind: yaml.MappingNode}
 		org.Content = append(org.Content, str("id"), str(o.ID))
-		if o.Site != "" && o.Site != DefaultSite {
+		if o.Site != "" && o.Site != manifest.DefaultSite {
 			org.Content = append(org.Content, str("site"), str(o.Site))
 		}
-		if o.APIKeyEnv != "" && o.APIKeyEnv != DefaultAPIKeyEnv {
+		if o.APIKeyEnv != "" && o.APIKeyEnv != manifest.DefaultAPIKeyEnv {
 			org.Content = append(org.Content, str("api_key_env"), str(o.APIKeyEnv))
 		}
-		if o.AppKeyEnv != "" && o.AppKeyEnv != DefaultAppKeyEnv {
+		if o.AppKeyEnv != "" && o.AppKeyEnv != manifest.DefaultAppKeyEnv {
 			org.Content = append(org.Content, str("app_key_env"), str(o.AppKeyEnv))
 		}
 		if o.Prune {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/orgsync/orgsync/pkg/manifest"
 	"slices"
 	"sort"
 	"strings"
@@ -32,15 +33,15 @@ type State struct {
 // client by the caller, and by hand-written fakes in tests.
 type Reader interface {
 	// CurrentOrg returns the UUID of the org that org's keys belong to.
-	CurrentOrg(ctx context.Context, org Org) (string, error)
+	CurrentOrg(ctx context.Context, org manifest.Org) (string, error)
 	// ListConnections returns every connection the org takes part in;
 	// ReadState keeps only those whose source is the org.
-	ListConnections(ctx context.Context, org Org) ([]LiveConnection, error)
+	ListConnections(ctx context.Context, org manifest.Org) ([]LiveConnection, error)
 }
 
 // OrgError is a failure to read or verify one source org.
 type OrgError struct {
-	Org Org
+	Org manifest.Org
 	Err error
 }
 
@@ -51,27 +52,11 @@ func (e *OrgError) Unwrap() error { return e.Err }
 // another org than the manifest declares.
 var ErrWrongOrg = errors.New("keys belong to another org")
 
-// SourceOrgs returns the orgs whose outgoing connections the manifest
-// manages: those that appear in a `from`, and those with prune set.
-func SourceOrgs(m *Manifest) []Org {
-	from := make(map[string]bool)
-	for _, c := range m.Connections {
-		from[c.SourceLabel] = true
-	}
-	var out []Org
-	for _, o := range m.Orgs {
-		if from[o.Label] || o.Prune {
-			out = append(out, o)
-		}
-	}
-	return out
-}
-
 // ReadState verifies each org's keys against its declared id and reads its
 // outgoing connections, at most parallelism orgs at a time. An org that
 // fails is left out of the state and reported in the returned errors (one
 // *OrgError each, joined), so the caller decides whether that is fatal.
-func ReadState(ctx context.Context, r Reader, orgs []Org, parallelism int) (State, error) {
+func ReadState(ctx context.Context, r Reader, orgs []manifest.Org, parallelism int) (State, error) {
 	if parallelism < 1 {
 		parallelism = 1
 	}
@@ -102,7 +87,7 @@ func ReadState(ctx context.Context, r Reader, orgs []Org, parallelism int) (Stat
 	return st, errors.Join(errs...)
 }
 
-func readOrg(ctx context.Context, r Reader, org Org) ([]LiveConnection, error) {
+func readOrg(ctx context.Context, r Reader, org manifest.Org) ([]LiveConnection, error) {
 	// The key check and the list go out together, to save a round trip per
 	// org; the list is used only once the keys are known to be the org's
 	// (reading with another org's keys writes nothing).

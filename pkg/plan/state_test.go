@@ -3,6 +3,7 @@ package plan
 import (
 	"context"
 	"errors"
+	"github.com/orgsync/orgsync/pkg/manifest"
 	"sync"
 	"testing"
 
@@ -23,11 +24,11 @@ type fakeReader struct {
 
 var _ Reader = (*fakeReader)(nil)
 
-func (f *fakeReader) CurrentOrg(_ context.Context, org Org) (string, error) {
+func (f *fakeReader) CurrentOrg(_ context.Context, org manifest.Org) (string, error) {
 	return f.keysOf[org.Label], nil
 }
 
-func (f *fakeReader) ListConnections(_ context.Context, org Org) ([]LiveConnection, error) {
+func (f *fakeReader) ListConnections(_ context.Context, org manifest.Org) ([]LiveConnection, error) {
 	f.mu.Lock()
 	f.listed = append(f.listed, org.Label)
 	f.inFlight++
@@ -47,7 +48,7 @@ func (f *fakeReader) ListConnections(_ context.Context, org Org) ([]LiveConnecti
 func TestReadState(t *testing.T) {
 	t.Parallel()
 	m := mixedManifest()
-	orgs := SourceOrgs(m)
+	orgs := manifest.SourceOrgs(m)
 	r := &fakeReader{
 		keysOf: map[string]string{"team-a": idTeamA, "team-b": idHub, "team-c": idTeamC}, // team-b holds the hub's keys
 		conns: map[string][]LiveConnection{

@@ -1,4 +1,4 @@
-package plan
+package manifest
 
 import (
 	"cmp"
@@ -11,12 +11,12 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/orgsync/orgsync/pkg/api"
+	"github.com/orgsync/orgsync/pkg/site"
 )
 
 // manifestSites are the Datadog sites a manifest may name: the client's
 // list, so validation and the client never disagree.
-var manifestSites = api.Sites
+var manifestSites = site.Names
 
 // manifestTypes are the connection types of the Org Connections API, sorted.
 var manifestTypes = []string{"audit", "logs", "metrics"}

@@ -1,4 +1,4 @@
-package plan
+package manifest
 
 import (
 	"fmt"
@@ -8,9 +8,26 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// selectManifest has a sink-only hub, three source orgs and one prune org.
+func selectManifest() *Manifest {
+	const hub = "83999dcd-7f97-11f0-8de1-1ecf66f1aa85"
+	return &Manifest{
+		Orgs: []Org{
+			{Label: "hub", ID: hub},
+			{Label: "team-a", ID: "4dee724d-00cc-11ea-a77b-570c9d03c6c5"},
+			{Label: "team-b", ID: "11111111-1111-4111-8111-111111111111"},
+			{Label: "team-c", ID: "22222222-2222-4222-8222-222222222222", Prune: true},
+		},
+		Connections: []Connection{
+			{SourceLabel: "team-a", SinkLabel: "hub", SinkID: hub},
+			{SourceLabel: "team-b", SinkLabel: "hub", SinkID: hub},
+		},
+	}
+}
+
 func TestSelect(t *testing.T) {
 	t.Parallel()
-	m := mixedManifest()
+	m := selectManifest()
 	sources := SourceOrgs(m)
 	labels := func(orgs []Org) []string {
 		var out []string

@@ -1,7 +1,9 @@
-package plan
+package manifest
 
 import (
+	"flag"
 	"fmt"
+	"github.com/orgsync/orgsync/internal/manifesttest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -13,6 +15,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
 )
+
+var update = flag.Bool("update", false, "update golden files")
 
 const manifestsDir = "testdata/manifests"
 
@@ -327,7 +331,7 @@ func FuzzLoadManifest(f *testing.F) {
 // connections (target: < 1 s and < 300 MB per load).
 func BenchmarkLoadManifest(b *testing.B) {
 	name := filepath.Join(b.TempDir(), "big.yaml")
-	require.NoError(b, os.WriteFile(name, bigManifest(1000, 10000), 0o644))
+	require.NoError(b, os.WriteFile(name, manifesttest.Big(1000, 10000), 0o644))
 	b.ReportAllocs()
 	var peak uint64
 	for b.Loop() {
@@ -343,29 +347,6 @@ func BenchmarkLoadManifest(b *testing.B) {
 		peak = max(peak, ms.HeapInuse)
 	}
 	b.ReportMetric(float64(peak)/(1<<20), "heap-MiB")
-}
-
-// bigManifest writes orgs orgs and conns connections, each org sending to
-// the next conns/orgs orgs, half of the connections through types defaults.
-func bigManifest(orgs, conns int) []byte {
-	var s strings.Builder
-	s.WriteString("version: 1\ndefaults:\n  connection_types: [logs]\norgs:\n")
-	for i := range orgs {
-		fmt.Fprintf(&s, "  org-%04d:\n    id: %08x-0000-4000-8000-%012x\n", i, i, i)
-		if i%3 == 0 {
-			fmt.Fprintf(&s, "    site: datadoghq.eu\n    api_key_env: DD_API_KEY_%04d\n    app_key_env: DD_APP_KEY_%04d\n    prune: true\n", i, i)
-		}
-	}
-	s.WriteString("connections:\n")
-	per := conns / orgs
-	for i := range conns {
-		src, dst := i/per, (i/per+1+i%per)%orgs
-		fmt.Fprintf(&s, "  - from: org-%04d\n    to: org-%04d\n", src, dst)
-		if i%2 == 0 {
-			s.WriteString("    types: [metrics, logs]\n")
-		}
-	}
-	return []byte(s.String())
 }
 
 func TestClosest(t *testing.T) {

@@ -1,4 +1,4 @@
-package plan
+package manifest
 
 // Manifest is the merged, validated desired state read from one or more
 // manifest files. Orgs are sorted by label and Connections are expanded to
@@ -54,3 +54,19 @@ const (
 	DefaultAPIKeyEnv = "DD_API_KEY"
 	DefaultAppKeyEnv = "DD_APP_KEY"
 )
+
+// SourceOrgs returns the orgs whose outgoing connections the manifest
+// manages: those that appear in a `from`, and those with prune set.
+func SourceOrgs(m *Manifest) []Org {
+	from := make(map[string]bool)
+	for _, c := range m.Connections {
+		from[c.SourceLabel] = true
+	}
+	var out []Org
+	for _, o := range m.Orgs {
+		if from[o.Label] || o.Prune {
+			out = append(out, o)
+		}
+	}
+	return out
+}
