@@ -36,6 +36,7 @@ func parseApplyArgs(args []string, s streams) (applyArgs, error) {
 		fs.PrintDefaults()
 	}
 	a.target.register(fs)
+	a.target.registerOwnerChecks(fs)
 	fs.BoolVar(&a.autoApprove, "auto-approve", false, "apply without asking")
 	fs.StringVar(&a.report, "report", "orgsync-report.json", "write the JSON report to `FILE`")
 	fs.StringVar(&a.output, "output", "text", "stdout format: text, or json (one JSON object per finished change)")
@@ -156,7 +157,7 @@ func (ap *applier) fromSavedPlan(ctx context.Context) error {
 	if err := checkMaxDeletes(p, ap.args.maxDeletes); err != nil {
 		return ap.refuse(p, err)
 	}
-	st, orgErrs := readState(ctx, conn, planOrgs(p), tf.parallelism)
+	st, orgErrs := readState(ctx, conn, planOrgs(p), tf, ap.s)
 	if len(orgErrs) > 0 {
 		return ap.refuse(p, fmt.Errorf("cannot check that the plan is still current:\n%w", orgErrorsErr(orgErrs)))
 	}

@@ -83,6 +83,10 @@ type targetFlags struct {
 	shard       shard
 	noColor     bool
 	verbose     bool
+	// ownerChecks: the command warns about orgs whose keys belong to a
+	// personal user, or fails them with requireServiceAccount.
+	ownerChecks           bool
+	requireServiceAccount bool
 }
 
 func (t *targetFlags) register(fs *flag.FlagSet) {
@@ -98,6 +102,14 @@ func (t *targetFlags) register(fs *flag.FlagSet) {
 	fs.Var(&t.shard, "shard", "take slice `i/n` of the source orgs (stable split, for n parallel CI jobs)")
 	fs.BoolVar(&t.noColor, "no-color", false, "no colors in output")
 	fs.BoolVar(&t.verbose, "v", false, "log every API request and response (never keys) on stderr")
+}
+
+// registerOwnerChecks adds --require-service-account, for the commands
+// that plan (plan and apply); they also warn about personal keys.
+func (t *targetFlags) registerOwnerChecks(fs *flag.FlagSet) {
+	t.ownerChecks = true
+	fs.BoolVar(&t.requireServiceAccount, "require-service-account", false,
+		"fail a source org whose keys do not belong to a service account (Datadog deletes a user's connections when the user is deactivated)")
 }
 
 // check validates the flags once parsed.

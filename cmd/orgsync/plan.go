@@ -28,6 +28,7 @@ func parsePlanArgs(args []string, s streams) (planArgs, error) {
 		fs.PrintDefaults()
 	}
 	a.target.register(fs)
+	a.target.registerOwnerChecks(fs)
 	fs.StringVar(&a.out, "out", "", "save the plan to `FILE` for a later \"orgsync apply FILE\"")
 	fs.BoolVar(&a.json, "json", false, "print the plan as JSON")
 	fs.BoolVar(&a.detailedExitcode, "detailed-exitcode", false, "exit 2 when changes are pending, 0 when none")

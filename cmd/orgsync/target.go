@@ -172,13 +172,16 @@ func readManifestState(ctx context.Context, tf *targetFlags, s streams, anyOrg b
 	if err != nil {
 		return nil, err
 	}
-	live, orgErrs := readState(ctx, conn, orgs, tf.parallelism)
+	live, orgErrs := readState(ctx, conn, orgs, tf, s)
 	return &manifestState{manifest: m, orgs: orgs, conn: conn, live: live, orgErrs: orgErrs}, nil
 }
 
-// readState verifies and reads the live state of orgs.
-func readState(ctx context.Context, conn *connection, orgs []manifest.Org, parallelism int) (plan.State, []*plan.OrgError) {
-	st, err := plan.ReadState(ctx, conn.clients, orgs, parallelism)
+// readState verifies and reads the live state of orgs. For plan and apply
+// it then checks whom the keys belong to: an org whose keys are a person's
+// gets a warning on stderr or, with --require-service-account, is taken
+// out of the state as an org error.
+func readState(ctx context.Context, conn *connection, orgs []manifest.Org, tf *targetFlags, s streams) (plan.State, []*plan.OrgError) {
+	st, err := plan.ReadState(ctx, conn.clients, orgs, tf.parallelism)
 	var orgErrs []*plan.OrgError
 	if err != nil {
 		for _, e := range unwrapAll(err) {
@@ -186,6 +189,14 @@ func readState(ctx context.Context, conn *connection, orgs []manifest.Org, paral
 			if errors.As(e, &oe) {
 				orgErrs = append(orgErrs, oe)
 			}
+		}
+	}
+	if tf.requireServiceAccount {
+		orgErrs = append(orgErrs, plan.RequireServiceAccounts(&st, orgs)...)
+	}
+	if tf.ownerChecks {
+		for _, w := range plan.PersonalKeyWarnings(st, orgs) {
+			fmt.Fprintf(s.stderr, "orgsync: warning: %s\n", w)
 		}
 	}
 	return st, orgErrs
@@ -208,6 +219,9 @@ func orgErrorsErr(errs []*plan.OrgError) error {
 	for _, e := range errs {
 		if errors.Is(e, plan.ErrWrongOrg) {
 			return withHint(err, "check that each org's key env vars hold keys of the org whose id the manifest declares")
+		}
+		if errors.Is(e, plan.ErrNotServiceAccount) {
+			return withHint(err, "give orgsync the keys of a service account of that org (Organization Settings > Service Accounts)")
 		}
 		if api.IsUnauthorized(e) {
 			return withHint(err, "the server refused the keys: check the env vars the manifest names for that org")

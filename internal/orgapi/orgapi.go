@@ -178,18 +178,23 @@ func (c *Clients) read(ctx context.Context, fn func(ctx context.Context) error) 
 	return err
 }
 
-// CurrentOrg implements [plan.Reader].
-func (c *Clients) CurrentOrg(ctx context.Context, org manifest.Org) (string, error) {
+// CurrentUser implements [plan.Reader].
+func (c *Clients) CurrentUser(ctx context.Context, org manifest.Org) (plan.KeyOwner, error) {
 	cl, err := c.client(org.Label)
 	if err != nil {
-		return "", err
+		return plan.KeyOwner{}, err
 	}
-	var id string
+	var me api.Me
 	err = c.read(ctx, func(ctx context.Context) error {
-		id, err = cl.CurrentOrg(ctx)
+		me, err = cl.CurrentUser(ctx)
 		return err
 	})
-	return id, err
+	return plan.KeyOwner{OrgID: me.OrgID, User: planUser(me.User)}, err
+}
+
+// planUser is an API user as plans name it.
+func planUser(u api.User) plan.User {
+	return plan.User{ID: u.ID, Handle: u.Handle, ServiceAccount: u.ServiceAccount}
 }
 
 // ListConnections implements [plan.Reader]: every page of the connections
@@ -279,5 +284,10 @@ func (c *Clients) FindConnection(ctx context.Context, org plan.SourceOrg, sinkID
 // liveConnection is what planning and applying need of a connection the API
 // returned, with org ids lower-cased so they compare with the manifest's.
 func liveConnection(c api.Connection) plan.LiveConnection {
-	return plan.LiveConnection{ID: c.ID, SourceID: strings.ToLower(c.SourceOrgID()), SinkID: strings.ToLower(c.SinkOrgID()), Types: c.Attributes.ConnectionTypes}
+	lc := plan.LiveConnection{ID: c.ID, SourceID: strings.ToLower(c.SourceOrgID()), SinkID: strings.ToLower(c.SinkOrgID()), Types: c.Attributes.ConnectionTypes}
+	if c.Creator != nil {
+		u := planUser(*c.Creator)
+		lc.CreatedBy = &u
+	}
+	return lc
 }

@@ -425,6 +425,43 @@ func TestFindConnectionKeepsTheOrgsOwnConnection(t *testing.T) {
 	}
 }
 
+// TestReadsKeyOwnerAndCreators: the user behind the keys and the creator of
+// each live connection reach the plan, as the recorded list answer names
+// them (created_by plus the included users).
+func TestReadsKeyOwnerAndCreators(t *testing.T) {
+	t.Parallel()
+	org := manifest.Org{Label: "team-a", ID: orgID(1, 1), APIKeyEnv: "A_API", AppKeyEnv: "A_APP"}
+	sink := orgID(2, 1)
+	const personID, botID = "3ad549bf-eba0-11e9-a77a-0705486660d0", "4bd549bf-eba0-11e9-a77a-0705486660d0"
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/api/v2/current_user":
+			_, _ = io.WriteString(w, `{"data":{"type":"users","id":"`+personID+`","attributes":{"handle":"frog@datadoghq.com","service_account":false},`+
+				`"relationships":{"org":{"data":{"type":"orgs","id":"`+org.ID+`"}}}}}`)
+		default:
+			byPerson := wireConn("11111111-1111-4111-8111-111111111111", org.ID, sink, "logs")
+			byPerson["relationships"].(map[string]any)["created_by"] = map[string]any{"data": map[string]any{"type": "users", "id": personID, "name": "frog"}}
+			anonymous := wireConn("22222222-2222-4222-8222-222222222222", org.ID, orgID(2, 2), "logs")
+			_ = json.NewEncoder(w).Encode(map[string]any{"data": []any{byPerson, anonymous},
+				"included": []any{map[string]any{"type": "users", "id": personID, "attributes": map[string]any{"handle": "frog@datadoghq.com", "service_account": false}},
+					map[string]any{"type": "users", "id": botID, "attributes": map[string]any{"handle": "bot", "service_account": true}}},
+				"meta": map[string]any{"page": map[string]any{"total_count": 2, "total_filtered_count": 2}}})
+		}
+	})
+	c, err := orgapi.New(orgapi.Config{APIURL: orgapi.SandboxURL, Transport: handlerTransport{h},
+		Keys: orgapi.EnvKeys(getenv(map[string]string{"A_API": "a1", "A_APP": "a2"}))}, orgapi.FromManifest([]manifest.Org{org}))
+	require.NoError(t, err)
+	st, err := plan.ReadState(t.Context(), c, []manifest.Org{org}, 1)
+	require.NoError(t, err)
+	no := false
+	frog := plan.User{ID: personID, Handle: "frog@datadoghq.com", ServiceAccount: &no}
+	assert.Equal(t, frog, st.Owners[org.Label])
+	require.Len(t, st.Orgs[org.Label], 2)
+	assert.Equal(t, &frog, st.Orgs[org.Label][0].CreatedBy)
+	assert.Nil(t, st.Orgs[org.Label][1].CreatedBy, "a connection without created_by has no creator")
+}
+
 func getenv(env map[string]string) func(string) string {
 	return func(k string) string { return env[k] }
 }
@@ -502,9 +539,9 @@ func TestClientsCountRetriesAndThrottles(t *testing.T) {
 	}{
 		{name: "a read retried after a 5xx", script: map[string][]int{currentUser: {http.StatusServiceUnavailable}},
 			run: func(t *testing.T, c *orgapi.Clients, _ *apply.Counters) {
-				id, err := c.CurrentOrg(t.Context(), src)
+				owner, err := c.CurrentUser(t.Context(), src)
 				require.NoError(t, err)
-				assert.Equal(t, src.ID, id)
+				assert.Equal(t, src.ID, owner.OrgID)
 			},
 			wantRetries: 1},
 		{name: "a read throttled, then dropped", script: map[string][]int{list: {http.StatusTooManyRequests, dropBefore}},

@@ -155,6 +155,7 @@ func replay(t *testing.T, in cassette.Interaction, terraform bool) {
 		for i := range items {
 			assertConnection(t, items[i], list[i])
 		}
+		assertCreators(t, in.Response.Body, list)
 	}
 }
 
@@ -182,6 +183,31 @@ func assertConnection(t *testing.T, raw json.RawMessage, got api.Connection) {
 	assert.Equal(t, sourceOrg, got.SourceOrgID())
 	assert.Equal(t, relID("created_by"), got.Relationships.CreatedBy.Data.ID)
 	assert.Equal(t, "users", got.Relationships.CreatedBy.Data.Type)
+}
+
+// assertCreators checks each listed connection's creator against the
+// recorded included users, read independently of our types.
+func assertCreators(t *testing.T, body string, list []api.Connection) {
+	t.Helper()
+	var rec struct {
+		Included []map[string]any
+	}
+	require.NoError(t, json.Unmarshal([]byte(body), &rec))
+	users := map[string]map[string]any{}
+	for _, it := range rec.Included {
+		if it["type"] == "users" {
+			users[it["id"].(string)] = it["attributes"].(map[string]any)
+		}
+	}
+	for _, c := range list {
+		require.NotNil(t, c.Creator, "connection %s names its creator", c.ID)
+		assert.Equal(t, c.Relationships.CreatedBy.Data.ID, c.Creator.ID)
+		u, ok := users[c.Creator.ID]
+		require.True(t, ok, "the recording includes the creator of %s", c.ID)
+		assert.Equal(t, u["handle"], c.Creator.Handle)
+		require.NotNil(t, c.Creator.ServiceAccount)
+		assert.Equal(t, u["service_account"], *c.Creator.ServiceAccount)
+	}
 }
 
 func first(v []string) string {

@@ -5,7 +5,7 @@
 // # Calls
 //
 // One [Client] per source org, since the keys decide the org:
-// [Client.CurrentOrg] checks whose keys they are, [Client.ListConnections]
+// [Client.CurrentUser] checks whose keys they are, [Client.ListConnections]
 // reads every page of the org's connections, and [Client.CreateConnection],
 // [Client.UpdateConnection] and [Client.DeleteConnection] change them.
 // [BaseURL] turns a manifest's site into the API's base URL.

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -10,8 +11,9 @@ import (
 )
 
 // Wire types of the Org Connections API, as in Datadog's OpenAPI spec and
-// the recorded answers. Unknown fields (such as the list's "included") are
-// ignored.
+// the recorded answers. Unknown fields are ignored; of the list's
+// "included" items only the users are read, to name each connection's
+// creator.
 
 // connectionType is the JSON:API type of a connection.
 const connectionType = "org_connection"
@@ -23,6 +25,10 @@ type Connection struct {
 	Type          string                  `json:"type"`
 	Attributes    ConnectionAttributes    `json:"attributes"`
 	Relationships ConnectionRelationships `json:"relationships"`
+	// Creator is the user the created_by relationship names, with the handle
+	// and service_account of the list's included users when it holds them;
+	// nil when the answer names no creator.
+	Creator *User `json:"-"`
 }
 
 // ConnectionAttributes holds a connection's types ("logs", "metrics",
@@ -86,7 +92,11 @@ type connectionResponse struct {
 
 type listResponse struct {
 	Data []Connection `json:"data"`
-	Meta *struct {
+	// Included holds the orgs and users the connections refer to. Each item
+	// is decoded on its own, so that one odd item costs only its creator's
+	// details, never the list.
+	Included []json.RawMessage `json:"included"`
+	Meta     *struct {
 		Page *struct {
 			TotalCount         *int64 `json:"total_count"`
 			TotalFilteredCount *int64 `json:"total_filtered_count"`
@@ -106,6 +116,31 @@ func (r *listResponse) total() (int64, bool) {
 		return *t, true
 	}
 	return 0, false
+}
+
+// nameCreators sets each connection's Creator from its created_by
+// relationship and the included users.
+func (r *listResponse) nameCreators() {
+	users := make(map[string]userAttributes)
+	for _, raw := range r.Included {
+		var item struct {
+			Type       string         `json:"type"`
+			ID         string         `json:"id"`
+			Attributes userAttributes `json:"attributes"`
+		}
+		if json.Unmarshal(raw, &item) == nil && item.Type == "users" && item.ID != "" {
+			users[item.ID] = item.Attributes
+		}
+	}
+	for i := range r.Data {
+		c := &r.Data[i]
+		id := c.Relationships.CreatedBy.id()
+		if id == "" {
+			continue
+		}
+		a := users[id]
+		c.Creator = &User{ID: id, Handle: a.Handle, ServiceAccount: a.ServiceAccount}
+	}
 }
 
 // errPagination is the cause of a failed list whose pages do not add up.
@@ -158,6 +193,7 @@ func (c *Client) ListConnections(ctx context.Context, opt ListOptions) ([]Connec
 		if len(resp.Data) == 0 {
 			return out, nil
 		}
+		resp.nameCreators()
 		fresh := 0
 		for i, conn := range resp.Data {
 			if conn.ID == "" {

@@ -130,19 +130,32 @@ func TestWriteAnswerWithoutConnection(t *testing.T) {
 	assert.ErrorContains(t, err, "no connection id")
 }
 
-func TestCurrentOrg(t *testing.T) {
+func TestCurrentUser(t *testing.T) {
 	t.Parallel()
+	yes, no := true, false
+	const userID = "03e6bc43-7ecc-11f0-b50b-f28f2be41840"
+	orgRel := `"relationships":{"roles":{"data":[]},"org":{"data":{"type":"orgs","id":"` + sourceOrg + `"}}}`
 	tests := []struct {
 		name    string
 		body    string
-		want    string
+		want    api.Me
 		wantErr string
 	}{
 		{
-			name: "user response",
-			body: `{"data":{"type":"users","id":"03e6bc43-7ecc-11f0-b50b-f28f2be41840","attributes":{"name":"Amy"},` +
-				`"relationships":{"roles":{"data":[]},"org":{"data":{"type":"orgs","id":"` + sourceOrg + `"}}}},"included":[]}`,
-			want: sourceOrg,
+			name: "personal user",
+			body: `{"data":{"type":"users","id":"` + userID + `","attributes":{"name":"Amy","handle":"amy@example.com","service_account":false},` +
+				orgRel + `},"included":[]}`,
+			want: api.Me{User: api.User{ID: userID, Handle: "amy@example.com", ServiceAccount: &no}, OrgID: sourceOrg},
+		},
+		{
+			name: "service account",
+			body: `{"data":{"type":"users","id":"` + userID + `","attributes":{"handle":"ci-bot","service_account":true},` + orgRel + `}}`,
+			want: api.Me{User: api.User{ID: userID, Handle: "ci-bot", ServiceAccount: &yes}, OrgID: sourceOrg},
+		},
+		{
+			name: "no attributes: unknown, not personal",
+			body: `{"data":{"type":"users","id":"` + userID + `",` + orgRel + `}}`,
+			want: api.Me{User: api.User{ID: userID}, OrgID: sourceOrg},
 		},
 		{name: "no org", body: `{"data":{"type":"users","id":"x","relationships":{}}}`, wantErr: "no data.relationships.org.data.id"},
 		{name: "not json", body: `<html>`, wantErr: "cannot decode 200 answer"},
@@ -157,17 +170,56 @@ func TestCurrentOrg(t *testing.T) {
 				testQuery(t, r, url.Values{})
 				writeJSON(w, http.StatusOK, tt.body)
 			})
-			got, err := c.CurrentOrg(t.Context())
+			got, err := c.CurrentUser(t.Context())
+			orgID, orgErr := c.CurrentOrg(t.Context())
 			if tt.wantErr != "" {
 				var derr *api.DecodeError
 				require.ErrorAs(t, err, &derr)
 				assert.ErrorContains(t, err, tt.wantErr)
+				assert.ErrorContains(t, orgErr, tt.wantErr)
 				return
 			}
 			require.NoError(t, err)
+			require.NoError(t, orgErr)
 			assert.Equal(t, tt.want, got)
+			assert.Equal(t, tt.want.OrgID, orgID)
 		})
 	}
+}
+
+// TestListCreators decodes each connection's created_by and the included
+// users, and tolerates every part being absent or odd.
+func TestListCreators(t *testing.T) {
+	t.Parallel()
+	yes, no := true, false
+	conn := func(id, createdBy string) string {
+		rels := `"source_org":{"data":{"type":"orgs","id":"` + sourceOrg + `"}},"sink_org":{"data":{"type":"orgs","id":"` + sinkOrg + `"}}`
+		if createdBy != "" {
+			rels += `,"created_by":{"data":{"type":"users","id":"` + createdBy + `"}}`
+		}
+		return `{"type":"org_connection","id":"` + id + `","attributes":{"connection_types":["logs"]},"relationships":{` + rels + `}}`
+	}
+	body := `{"data":[` + conn("c1", "u-person") + `,` + conn("c2", "u-bot") + `,` + conn("c3", "") + `,` + conn("c4", "u-unknown") + `,` + conn("c5", "u-odd") + `],` +
+		`"included":[{"type":"orgs","id":"` + sourceOrg + `","attributes":{"name":"Src","handle":"not-a-user"}},` +
+		`{"type":"users","id":"u-person","attributes":{"name":"frog","handle":"frog@example.com","service_account":false}},` +
+		`{"type":"users","id":"u-bot","attributes":{"handle":"bot","service_account":true}},` +
+		`{"type":"users","id":"u-odd","attributes":"surprise"},` +
+		`"not even an object"],` +
+		`"meta":{"page":{"total_count":5,"total_filtered_count":5}}}`
+	c, mux := newTestClient(t)
+	mux.HandleFunc("/api/v2/org_connections", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, body) })
+	got, err := c.ListConnections(t.Context(), api.ListOptions{})
+	require.NoError(t, err)
+	require.Len(t, got, 5)
+	creators := map[string]*api.User{}
+	for _, lc := range got {
+		creators[lc.ID] = lc.Creator
+	}
+	assert.Equal(t, &api.User{ID: "u-person", Handle: "frog@example.com", ServiceAccount: &no}, creators["c1"])
+	assert.Equal(t, &api.User{ID: "u-bot", Handle: "bot", ServiceAccount: &yes}, creators["c2"])
+	assert.Nil(t, creators["c3"], "no created_by: no creator")
+	assert.Equal(t, &api.User{ID: "u-unknown"}, creators["c4"], "a creator not among the included users is known by id only")
+	assert.Equal(t, &api.User{ID: "u-odd"}, creators["c5"], "an odd included item costs only its details")
 }
 
 // pagedServer serves n connections with limit/offset as the API does.

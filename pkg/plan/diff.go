@@ -52,15 +52,15 @@ func Diff(m *manifest.Manifest, live State) *Plan {
 			switch {
 			case isDeclared && !seen[sinkID]:
 				seen[sinkID] = true
-				ch := Change{Action: Noop, SourceOrg: src, SinkOrg: sink, ConnectionID: lc.ID, Before: before, After: normalizeTypes(d.Types)}
+				ch := Change{Action: Noop, SourceOrg: src, SinkOrg: sink, ConnectionID: lc.ID, Before: before, After: normalizeTypes(d.Types), CreatedBy: lc.CreatedBy}
 				if !SameTypes(ch.Before, ch.After) {
 					ch.Action = Update
 				}
 				p.Changes = append(p.Changes, ch)
 			case org.Prune:
-				p.Changes = append(p.Changes, Change{Action: Delete, SourceOrg: src, SinkOrg: sink, ConnectionID: lc.ID, Before: before})
+				p.Changes = append(p.Changes, Change{Action: Delete, SourceOrg: src, SinkOrg: sink, ConnectionID: lc.ID, Before: before, CreatedBy: lc.CreatedBy})
 			default:
-				p.Changes = append(p.Changes, Change{Action: Unmanaged, SourceOrg: src, SinkOrg: sink, ConnectionID: lc.ID, Before: before, After: before})
+				p.Changes = append(p.Changes, Change{Action: Unmanaged, SourceOrg: src, SinkOrg: sink, ConnectionID: lc.ID, Before: before, After: before, CreatedBy: lc.CreatedBy})
 			}
 		}
 		for sinkID, d := range want {

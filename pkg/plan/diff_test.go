@@ -43,18 +43,28 @@ func mixedManifest() *manifest.Manifest {
 	}
 }
 
-// mixedState mixes matching, drifted, undeclared and incoming connections.
+// Creators of live connections: a person, a service account, and a user
+// the list answer did not describe.
+var (
+	yes, no    = true, false
+	userPerson = &User{ID: "3ad549bf-eba0-11e9-a77a-0705486660d0", Handle: "frog@example.com", ServiceAccount: &no}
+	userBot    = &User{ID: "5ad549bf-eba0-11e9-a77a-0705486660d0", Handle: "ci-bot", ServiceAccount: &yes}
+	userAnon   = &User{ID: "6ad549bf-eba0-11e9-a77a-0705486660d0"}
+)
+
+// mixedState mixes matching, drifted, undeclared and incoming connections,
+// made by people, service accounts and unknown users.
 func mixedState() State {
 	return State{Orgs: map[string][]LiveConnection{
 		"team-a": { // drifted: only logs live
-			{ID: "c-a-hub", SourceID: idTeamA, SinkID: idHub, Types: []string{"logs"}},
+			{ID: "c-a-hub", SourceID: idTeamA, SinkID: idHub, Types: []string{"logs"}, CreatedBy: userPerson},
 		},
 		"team-b": { // hub matches; undeclared one to team-c on an org without prune
-			{ID: "c-b-hub", SourceID: idTeamB, SinkID: idHub, Types: []string{"logs"}},
-			{ID: "c-b-c", SourceID: idTeamB, SinkID: idTeamC, Types: []string{"logs"}},
+			{ID: "c-b-hub", SourceID: idTeamB, SinkID: idHub, Types: []string{"logs"}, CreatedBy: userBot},
+			{ID: "c-b-c", SourceID: idTeamB, SinkID: idTeamC, Types: []string{"logs"}, CreatedBy: userPerson},
 		},
 		"team-c": { // matches in another order; undeclared one is pruned
-			{ID: "c-c-hub", SourceID: idTeamC, SinkID: idHub, Types: []string{"logs", "metrics"}},
+			{ID: "c-c-hub", SourceID: idTeamC, SinkID: idHub, Types: []string{"logs", "metrics"}, CreatedBy: userAnon},
 			{ID: "c-c-a", SourceID: idTeamC, SinkID: idTeamA, Types: []string{"audit"}},
 		},
 	}}

@@ -61,6 +61,9 @@ type Change struct {
 	ConnectionID string   `json:"-"`
 	Before       []string `json:"before"`
 	After        []string `json:"after"`
+	// CreatedBy is the user who made the live connection the change is
+	// about, when the API said; it informs, and never decides anything.
+	CreatedBy *User `json:"-"`
 }
 
 // Summary counts the changes by action.
@@ -131,11 +134,12 @@ type changeJSON struct {
 	ConnectionID *string  `json:"connection_id"`
 	Before       []string `json:"before"`
 	After        []string `json:"after"`
+	CreatedBy    *User    `json:"created_by,omitempty"`
 }
 
 // MarshalJSON writes the contract's change object.
 func (c Change) MarshalJSON() ([]byte, error) {
-	j := changeJSON{Action: c.Action, SourceOrg: c.SourceOrg, SinkOrg: c.SinkOrg, Before: c.Before, After: c.After}
+	j := changeJSON{Action: c.Action, SourceOrg: c.SourceOrg, SinkOrg: c.SinkOrg, Before: c.Before, After: c.After, CreatedBy: c.CreatedBy}
 	if c.ConnectionID != "" {
 		j.ConnectionID = &c.ConnectionID
 	}
@@ -148,7 +152,7 @@ func (c *Change) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
-	*c = Change{Action: j.Action, SourceOrg: j.SourceOrg, SinkOrg: j.SinkOrg, Before: j.Before, After: j.After}
+	*c = Change{Action: j.Action, SourceOrg: j.SourceOrg, SinkOrg: j.SinkOrg, Before: j.Before, After: j.After, CreatedBy: j.CreatedBy}
 	if j.ConnectionID != nil {
 		c.ConnectionID = *j.ConnectionID
 	}

@@ -76,11 +76,24 @@ func RenderText(w io.Writer, p *Plan, opt RenderOptions) error {
 			b.WriteString(paint(colors[Unmanaged], fmt.Sprintf("  %s %s -> %s %s (id %s)", symbols[Unmanaged], c.SourceOrg.Label, c.SinkName(), formatTypes(c.Before), c.ConnectionID)) + "\n")
 		}
 	}
+	if counts := personalCreators(p.Changes); len(counts) > 0 {
+		b.WriteString("\nMade by personal users (Datadog deletes a user's connections when the user is deactivated; prefer a service account):\n")
+		for _, n := range counts {
+			fmt.Fprintf(&b, "  %s: %d of %d live %s\n", n.Label, n.Personal, n.Live, pluralConnections(n.Live))
+		}
+	}
 	s := p.Summary
 	fmt.Fprintf(&b, "\n%s %d to create, %d to update, %d to delete, %d unchanged, %d unmanaged.\n",
 		paint(ansiBold, "Plan:"), s.Create, s.Update, s.Delete, s.Noop, s.Unmanaged)
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+func pluralConnections(n int) string {
+	if n == 1 {
+		return "connection"
+	}
+	return "connections"
 }
 
 func formatTypes(types []string) string { return "[" + strings.Join(types, ", ") + "]" }

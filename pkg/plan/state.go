@@ -21,19 +21,23 @@ type LiveConnection struct {
 	SourceID string
 	SinkID   string
 	Types    []string
+	// CreatedBy is the user who made the connection, nil when unknown.
+	CreatedBy *User
 }
 
 // State is the live outgoing connections of the source orgs in scope, keyed
 // by org label. An org missing from Orgs was not read, and Diff leaves it out.
 type State struct {
 	Orgs map[string][]LiveConnection
+	// Owners are the users the keys of the orgs read belong to.
+	Owners map[string]User
 }
 
 // Reader reads live state for one org. It is implemented on top of the API
 // client by the caller, and by hand-written fakes in tests.
 type Reader interface {
-	// CurrentOrg returns the UUID of the org that org's keys belong to.
-	CurrentOrg(ctx context.Context, org manifest.Org) (string, error)
+	// CurrentUser says whom org's keys belong to: the user and its org.
+	CurrentUser(ctx context.Context, org manifest.Org) (KeyOwner, error)
 	// ListConnections returns every connection the org takes part in;
 	// ReadState keeps only those whose source is the org.
 	ListConnections(ctx context.Context, org manifest.Org) ([]LiveConnection, error)
@@ -61,6 +65,7 @@ func ReadState(ctx context.Context, r Reader, orgs []manifest.Org, parallelism i
 		parallelism = 1
 	}
 	conns := make([][]LiveConnection, len(orgs))
+	owners := make([]User, len(orgs))
 	errs := make([]error, len(orgs))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(parallelism)
@@ -70,7 +75,7 @@ func ReadState(ctx context.Context, r Reader, orgs []manifest.Org, parallelism i
 			continue
 		}
 		g.Go(func() error {
-			conns[i], errs[i] = readOrg(gctx, r, org)
+			conns[i], owners[i], errs[i] = readOrg(gctx, r, org)
 			if errs[i] != nil {
 				errs[i] = &OrgError{org, errs[i]}
 			}
@@ -78,16 +83,17 @@ func ReadState(ctx context.Context, r Reader, orgs []manifest.Org, parallelism i
 		})
 	}
 	_ = g.Wait()
-	st := State{Orgs: make(map[string][]LiveConnection, len(orgs))}
+	st := State{Orgs: make(map[string][]LiveConnection, len(orgs)), Owners: make(map[string]User, len(orgs))}
 	for i, org := range orgs {
 		if errs[i] == nil {
 			st.Orgs[org.Label] = conns[i]
+			st.Owners[org.Label] = owners[i]
 		}
 	}
 	return st, errors.Join(errs...)
 }
 
-func readOrg(ctx context.Context, r Reader, org manifest.Org) ([]LiveConnection, error) {
+func readOrg(ctx context.Context, r Reader, org manifest.Org) ([]LiveConnection, User, error) {
 	// The key check and the list go out together, to save a round trip per
 	// org; the list is used only once the keys are known to be the org's
 	// (reading with another org's keys writes nothing).
@@ -104,20 +110,20 @@ func readOrg(ctx context.Context, r Reader, org manifest.Org) ([]LiveConnection,
 	// abandon stops the list and waits for it, so that no call outlives
 	// ReadState.
 	abandon := func() { cancel(); <-lc }
-	id, err := r.CurrentOrg(ctx, org)
+	owner, err := r.CurrentUser(ctx, org)
 	if err != nil {
 		abandon()
-		return nil, fmt.Errorf("check keys: %w", err)
+		return nil, User{}, fmt.Errorf("check keys: %w", err)
 	}
-	if !strings.EqualFold(id, org.ID) {
+	if !strings.EqualFold(owner.OrgID, org.ID) {
 		abandon()
-		return nil, fmt.Errorf("%w: the keys in $%s/$%s are for org %s, not the declared id %s",
-			ErrWrongOrg, org.APIKeyEnv, org.AppKeyEnv, id, org.ID)
+		return nil, User{}, fmt.Errorf("%w: the keys in $%s/$%s are for org %s, not the declared id %s",
+			ErrWrongOrg, org.APIKeyEnv, org.AppKeyEnv, owner.OrgID, org.ID)
 	}
 	l := <-lc
 	cancel()
 	if l.err != nil {
-		return nil, fmt.Errorf("list connections: %w", l.err)
+		return nil, User{}, fmt.Errorf("list connections: %w", l.err)
 	}
 	var out []LiveConnection
 	for _, c := range l.conns {
@@ -125,7 +131,7 @@ func readOrg(ctx context.Context, r Reader, org manifest.Org) ([]LiveConnection,
 			out = append(out, c)
 		}
 	}
-	return out, nil
+	return out, owner.User, nil
 }
 
 // Fingerprint is a digest of one org's live outgoing connections, stable

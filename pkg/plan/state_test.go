@@ -15,6 +15,7 @@ import (
 type fakeReader struct {
 	mu       sync.Mutex
 	keysOf   map[string]string // label -> org id the keys really belong to
+	users    map[string]User   // label -> the user the keys belong to
 	conns    map[string][]LiveConnection
 	listErr  map[string]error
 	listed   []string
@@ -24,8 +25,8 @@ type fakeReader struct {
 
 var _ Reader = (*fakeReader)(nil)
 
-func (f *fakeReader) CurrentOrg(_ context.Context, org manifest.Org) (string, error) {
-	return f.keysOf[org.Label], nil
+func (f *fakeReader) CurrentUser(_ context.Context, org manifest.Org) (KeyOwner, error) {
+	return KeyOwner{OrgID: f.keysOf[org.Label], User: f.users[org.Label]}, nil
 }
 
 func (f *fakeReader) ListConnections(_ context.Context, org manifest.Org) ([]LiveConnection, error) {
