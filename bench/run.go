@@ -160,7 +160,7 @@ func runOrgsync(ctx context.Context, w world, parallelism int) (run, error) {
 	// One Counters for the clients and the run, as cmd/orgsync wires them.
 	counters := &apply.Counters{}
 	clients, err := orgapi.New(orgapi.Config{
-		APIURL: e.url,
+		Endpoints: orgapi.Everywhere(e.url, "the benchmark's server"),
 		Keys: func(o plan.SourceOrg) (string, string, error) {
 			apiKey, appKey := sourceKeys(o.ID)
 			return apiKey, appKey, nil

@@ -73,7 +73,7 @@ func (r *rateFlag) Set(v string) error {
 type targetFlags struct {
 	files       listFlag
 	orgs        listFlag
-	apiURL      string
+	apiURL      apiURLFlag
 	sandbox     string
 	parallelism int
 	rate        rateFlag
@@ -92,7 +92,7 @@ type targetFlags struct {
 func (t *targetFlags) register(fs *flag.FlagSet) {
 	fs.Var(&t.files, "f", "manifest `PATH` (file or directory; repeatable)")
 	fs.Var(&t.orgs, "org", "only this source org `LABEL` (repeatable)")
-	fs.StringVar(&t.apiURL, "api-url", "", "send every org's calls to this base `URL` (env ORGSYNC_API_URL)")
+	fs.Var(&t.apiURL, "api-url", "send every org's calls to this base `URL` (env ORGSYNC_API_URL), or with SITE=URL those of the orgs on SITE (repeatable); https://, or http:// on loopback only")
 	fs.StringVar(&t.sandbox, "sandbox", "", "use the embedded emulator with its state kept in `FILE` (no keys needed)")
 	fs.IntVar(&t.parallelism, "parallelism", 10, "requests in flight at most, across all orgs")
 	fs.Var(&t.rate, "rate", "client-side limit of `R` requests per second per source org (default: follow the server's rate-limit headers)")
@@ -123,10 +123,10 @@ func (t *targetFlags) check() error {
 		return errors.New("--timeout must be above 0")
 	case t.maxRetries < 0:
 		return errors.New("--max-retries must not be negative")
-	case t.sandbox != "" && t.apiURL != "":
+	case t.sandbox != "" && !t.apiURL.empty():
 		return errors.New("--sandbox and --api-url exclude each other")
 	}
-	return nil
+	return t.apiURL.check()
 }
 
 // endpointFlags repeats the flags that chose where the API is, for a hint
@@ -135,8 +135,8 @@ func (t *targetFlags) endpointFlags() string {
 	switch {
 	case t.sandbox != "":
 		return " --sandbox " + t.sandbox
-	case t.apiURL != "":
-		return " --api-url " + t.apiURL
+	case !t.apiURL.empty():
+		return t.apiURL.hintFlags()
 	}
 	return ""
 }

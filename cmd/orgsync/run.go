@@ -23,7 +23,7 @@ Usage:
   orgsync version
 
 Flags of plan, apply and export: --org LABEL, --shard i/n, --sandbox FILE,
---api-url URL, --parallelism N, --rate R, --burst B, --timeout D,
+--api-url [SITE=]URL, --parallelism N, --rate R, --burst B, --timeout D,
 --max-retries N, --no-color, -v.
 
 Run "orgsync COMMAND -h" for the flags of a command.

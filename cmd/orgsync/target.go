@@ -80,7 +80,6 @@ func (c *connection) closeOrWarn(s streams) {
 // but starts no new attempt.
 func connect(tf *targetFlags, s streams, orgs []plan.SourceOrg, sinks []plan.OrgRef, stop <-chan struct{}) (*connection, error) {
 	cfg := orgapi.Config{
-		APIURL:      tf.apiURL,
 		Keys:        orgapi.EnvKeys(s.getenv),
 		UserAgent:   "orgsync/" + version(),
 		Timeout:     tf.timeout,
@@ -92,11 +91,18 @@ func connect(tf *targetFlags, s streams, orgs []plan.SourceOrg, sinks []plan.Org
 		Stop:        stop,
 		Counters:    &apply.Counters{},
 	}
-	if cfg.APIURL == "" && tf.sandbox == "" {
-		cfg.APIURL = s.getenv("ORGSYNC_API_URL")
-	}
 	if tf.verbose {
 		cfg.OnResponse = verboseLogger(s.stderr)
+	}
+	if tf.sandbox == "" {
+		ep, err := tf.apiURL.endpoints(s.getenv)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Endpoints = ep
+		if tf.verbose {
+			cfg.OnEndpoint = endpointLogger(s.stderr)
+		}
 	}
 	closeFn := func() error { return nil }
 	if tf.sandbox != "" {
@@ -105,7 +111,7 @@ func connect(tf *targetFlags, s streams, orgs []plan.SourceOrg, sinks []plan.Org
 			return nil, err
 		}
 		cfg.Transport = sb.Transport()
-		cfg.APIURL = orgapi.SandboxURL
+		cfg.Endpoints = orgapi.Everywhere(orgapi.SandboxURL, "the in-process sandbox")
 		cfg.Keys = orgapi.SandboxKeys
 		closeFn = sb.Close
 	}

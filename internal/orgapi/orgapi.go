@@ -3,8 +3,8 @@
 // [plan.Reader] and [apply.Writer] on top of [api.Client].
 //
 // It is also where the three ways of reaching an API meet: the real Datadog
-// site of each org, one base URL for every org (--api-url), or the embedded
-// emulator (--sandbox). Keys are read from the environment variables the
+// site of each org, the operator's endpoints ([Endpoints]: --api-url,
+// ORGSYNC_API_URL), or the embedded emulator (--sandbox). Keys are read from the environment variables the
 // manifest names and go nowhere but into request headers.
 package orgapi
 
@@ -25,8 +25,9 @@ import (
 
 // Config says how to reach the API and how hard to push it.
 type Config struct {
-	// APIURL, when set, receives every org's calls instead of its site.
-	APIURL string
+	// Endpoints says where each org's calls go; the zero value sends them
+	// to each org's Datadog site.
+	Endpoints Endpoints
 	// Transport, when set, carries every request (the in-process sandbox).
 	Transport http.RoundTripper
 	// Keys returns the API and application key of an org; the default reads
@@ -41,6 +42,8 @@ type Config struct {
 	RateIsCap   bool // the user set --rate: the server's headers never raise it
 	Parallelism int  // requests in flight across all orgs
 	OnResponse  func(api.ResponseInfo)
+	// OnEndpoint, when set, is told where each org's calls will go.
+	OnEndpoint func(plan.SourceOrg, Endpoint)
 	// Stop, when closed, makes the clients start no new attempt while
 	// letting requests on the wire finish.
 	Stop <-chan struct{}
@@ -78,6 +81,7 @@ func EnvKeys(getenv func(string) string) func(plan.SourceOrg) (string, string, e
 // Clients holds one API client per source org.
 type Clients struct {
 	byLabel  map[string]*api.Client
+	endpoint map[string]Endpoint // by label, for errors
 	stop     <-chan struct{}
 	counters *apply.Counters
 }
@@ -102,14 +106,11 @@ func New(cfg Config, orgs []plan.SourceOrg) (*Clients, error) {
 		transport = t
 	}
 	httpClient := &http.Client{Transport: api.LimitConcurrency(transport, cfg.Parallelism)}
-	c := &Clients{byLabel: make(map[string]*api.Client, len(orgs)), stop: cfg.Stop, counters: cfg.Counters}
+	c := &Clients{byLabel: make(map[string]*api.Client, len(orgs)), endpoint: make(map[string]Endpoint, len(orgs)),
+		stop: cfg.Stop, counters: cfg.Counters}
 	var errs []string
 	for _, o := range orgs {
-		site := o.Site
-		if cfg.APIURL != "" {
-			site = cfg.APIURL
-		}
-		base, err := api.BaseURL(site)
+		ep, err := cfg.Endpoints.For(o.Site)
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("org %s: %v", o.Label, err))
 			continue
@@ -124,7 +125,7 @@ func New(cfg Config, orgs []plan.SourceOrg) (*Clients, error) {
 			r = 0
 		}
 		cl, err := api.NewClient(api.Config{
-			BaseURL: base, APIKey: apiKey, AppKey: appKey, UserAgent: cfg.UserAgent,
+			BaseURL: ep.URL, APIKey: apiKey, AppKey: appKey, UserAgent: cfg.UserAgent,
 			HTTPClient: httpClient, Timeout: cfg.Timeout, MaxRetries: cfg.MaxRetries,
 			Rate: r, Burst: cfg.Burst, RateIsCap: cfg.RateIsCap, OnResponse: cfg.OnResponse,
 		})
@@ -133,6 +134,10 @@ func New(cfg Config, orgs []plan.SourceOrg) (*Clients, error) {
 			continue
 		}
 		c.byLabel[o.Label] = cl
+		c.endpoint[o.Label] = ep
+		if cfg.OnEndpoint != nil {
+			cfg.OnEndpoint(o, ep)
+		}
 	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("%s", strings.Join(errs, "\n"))
@@ -172,10 +177,15 @@ func (c *Clients) call(ctx context.Context, fn func(ctx context.Context) error) 
 }
 
 // read is call for the [plan.Reader] methods, whose cost nobody else counts.
-func (c *Clients) read(ctx context.Context, fn func(ctx context.Context) error) error {
+// Its errors name the org's endpoint: reads come first in every run, so a
+// wrong endpoint shows there.
+func (c *Clients) read(ctx context.Context, label string, fn func(ctx context.Context) error) error {
 	call, err := c.call(ctx, fn)
 	c.counters.Add(call)
-	return err
+	if err != nil {
+		return fmt.Errorf("%w (endpoint %s)", err, c.endpoint[label])
+	}
+	return nil
 }
 
 // CurrentUser implements [plan.Reader].
@@ -185,7 +195,7 @@ func (c *Clients) CurrentUser(ctx context.Context, org manifest.Org) (plan.KeyOw
 		return plan.KeyOwner{}, err
 	}
 	var me api.Me
-	err = c.read(ctx, func(ctx context.Context) error {
+	err = c.read(ctx, org.Label, func(ctx context.Context) error {
 		me, err = cl.CurrentUser(ctx)
 		return err
 	})
@@ -205,7 +215,7 @@ func (c *Clients) ListConnections(ctx context.Context, org manifest.Org) ([]plan
 		return nil, err
 	}
 	var conns []api.Connection
-	err = c.read(ctx, func(ctx context.Context) error {
+	err = c.read(ctx, org.Label, func(ctx context.Context) error {
 		conns, err = cl.ListConnections(ctx, api.ListOptions{SourceOrgID: org.ID})
 		return err
 	})

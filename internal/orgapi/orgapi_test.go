@@ -138,7 +138,7 @@ func TestConvergesUnderFaults(t *testing.T) {
 				t.Cleanup(func() { _ = sb.Close() })
 				counters := &apply.Counters{}
 				clients, err := orgapi.New(orgapi.Config{
-					APIURL: orgapi.SandboxURL, Transport: sb.Transport(), Keys: fixtureKeys(w.fixture),
+					Endpoints: orgapi.Everywhere(orgapi.SandboxURL, "the sandbox"), Transport: sb.Transport(), Keys: fixtureKeys(w.fixture),
 					MaxRetries: 20, Parallelism: 8, Counters: counters,
 				}, orgapi.FromManifest(w.sources))
 				require.NoError(t, err)
@@ -317,11 +317,11 @@ func TestNewFailsBeforeAnyRequest(t *testing.T) {
 	allKeys := map[string]string{"A_API": "a1", "A_APP": "a2", "B_API": "b1", "B_APP": "b2"}
 	with := func(o plan.SourceOrg, site string) plan.SourceOrg { o.Site = site; return o }
 	tests := []struct {
-		name    string
-		orgs    []plan.SourceOrg
-		apiURL  string
-		env     map[string]string
-		wantErr []string
+		name      string
+		orgs      []plan.SourceOrg
+		endpoints orgapi.Endpoints
+		env       map[string]string
+		wantErr   []string
 	}{
 		{name: "keys of one org missing", orgs: []plan.SourceOrg{orgA, orgB},
 			env:     map[string]string{"A_API": "a1", "A_APP": "a2"},
@@ -330,7 +330,7 @@ func TestNewFailsBeforeAnyRequest(t *testing.T) {
 			wantErr: []string{"org team-a: $A_API and $A_APP are not set", "org team-b: $B_API and $B_APP are not set"}},
 		{name: "unknown site", orgs: []plan.SourceOrg{with(orgA, "datadoghq.invalid"), orgB}, env: allKeys,
 			wantErr: []string{"org team-a", `unknown site "datadoghq.invalid"`}},
-		{name: "plain http off loopback", orgs: []plan.SourceOrg{orgA}, apiURL: "http://api.example.com", env: allKeys,
+		{name: "plain http off loopback", orgs: []plan.SourceOrg{orgA}, endpoints: orgapi.Everywhere("http://api.example.com", "set by a test"), env: allKeys,
 			wantErr: []string{"org team-a", "http:// is allowed only on a loopback address"}},
 		{name: "key that is no valid header", orgs: []plan.SourceOrg{orgA},
 			env:     map[string]string{"A_API": secret, "A_APP": "a2"},
@@ -340,7 +340,7 @@ func TestNewFailsBeforeAnyRequest(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			rt := &countingTransport{}
-			c, err := orgapi.New(orgapi.Config{APIURL: tt.apiURL, Transport: rt,
+			c, err := orgapi.New(orgapi.Config{Endpoints: tt.endpoints, Transport: rt,
 				Keys: orgapi.EnvKeys(getenv(tt.env))}, tt.orgs)
 			require.Error(t, err)
 			assert.Nil(t, c)
@@ -412,7 +412,7 @@ func TestFindConnectionKeepsTheOrgsOwnConnection(t *testing.T) {
 					"meta": map[string]any{"page": map[string]any{"total_count": n, "total_filtered_count": n}}})
 			})
 			counters := &apply.Counters{}
-			c, err := orgapi.New(orgapi.Config{APIURL: orgapi.SandboxURL, Transport: handlerTransport{h},
+			c, err := orgapi.New(orgapi.Config{Endpoints: orgapi.Everywhere(orgapi.SandboxURL, "the sandbox"), Transport: handlerTransport{h},
 				Keys: orgapi.EnvKeys(getenv(map[string]string{"A_API": "a1", "A_APP": "a2"})), Counters: counters}, []plan.SourceOrg{org})
 			require.NoError(t, err)
 			got, found, call, err := c.FindConnection(t.Context(), org, sink)
@@ -449,7 +449,7 @@ func TestReadsKeyOwnerAndCreators(t *testing.T) {
 				"meta": map[string]any{"page": map[string]any{"total_count": 2, "total_filtered_count": 2}}})
 		}
 	})
-	c, err := orgapi.New(orgapi.Config{APIURL: orgapi.SandboxURL, Transport: handlerTransport{h},
+	c, err := orgapi.New(orgapi.Config{Endpoints: orgapi.Everywhere(orgapi.SandboxURL, "the sandbox"), Transport: handlerTransport{h},
 		Keys: orgapi.EnvKeys(getenv(map[string]string{"A_API": "a1", "A_APP": "a2"}))}, orgapi.FromManifest([]manifest.Org{org}))
 	require.NoError(t, err)
 	st, err := plan.ReadState(t.Context(), c, []manifest.Org{org}, 1)
@@ -581,7 +581,7 @@ func TestClientsCountRetriesAndThrottles(t *testing.T) {
 				sb, err := sandbox.New(fixture, sandbox.Options{})
 				require.NoError(t, err)
 				counters := &apply.Counters{}
-				c, err := orgapi.New(orgapi.Config{APIURL: orgapi.SandboxURL, MaxRetries: 3, Counters: counters,
+				c, err := orgapi.New(orgapi.Config{Endpoints: orgapi.Everywhere(orgapi.SandboxURL, "the sandbox"), MaxRetries: 3, Counters: counters,
 					Transport: &scriptedFaults{next: sb.Transport(), script: tt.script},
 					Keys:      orgapi.EnvKeys(getenv(map[string]string{"A_API": "a1", "A_APP": "a2"}))},
 					orgapi.FromManifest([]manifest.Org{src}))

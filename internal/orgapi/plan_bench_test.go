@@ -40,7 +40,7 @@ func BenchmarkPlanAgainstSandbox(b *testing.B) {
 	defer srv.Close()
 	hs := httptest.NewServer(srv)
 	defer hs.Close()
-	clients, err := New(Config{APIURL: hs.URL, Keys: SandboxKeys, Timeout: 30 * time.Second, MaxRetries: 3, Burst: 1, Parallelism: 10},
+	clients, err := New(Config{Endpoints: Everywhere(hs.URL, "the benchmark's server"), Keys: SandboxKeys, Timeout: 30 * time.Second, MaxRetries: 3, Burst: 1, Parallelism: 10},
 		FromManifest(m.Orgs))
 	if err != nil {
 		b.Fatal(err)

@@ -184,11 +184,10 @@ func NewClient(cfg Config) (*Client, error) {
 		}
 		c.hc = &http.Client{Transport: rt}
 	}
-	if c.hc.CheckRedirect == nil {
-		// A redirect to another host would carry the DD-* key headers
-		// with it (net/http strips only Authorization and cookies).
-		c.hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	}
+	// Never follow a redirect, whatever the caller's client says: it would
+	// carry the DD-* key headers to wherever it points (net/http strips
+	// only Authorization and cookies, and only for another domain).
+	c.hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	// With --rate as a cap, one limiter holds every bucket of the org
 	// under it; otherwise the rate only seeds each bucket until the
 	// server's headers tune it.

@@ -12,43 +12,42 @@ import (
 // Sites lists the Datadog sites a manifest may name (see [site.Names]).
 var Sites = site.Names
 
-// BaseURL resolves a manifest `site` to the base URL of its API.
+// BaseURL returns the base URL of a Datadog site's API, "https://api.<site>",
+// for a site name or one of the UI aliases of [site.Canonical], in any case.
 //
-// A known site gives "https://api.<site>". An "https://" URL is returned as
-// is, without its trailing slash. An "http://" URL is accepted only on a
-// loopback host (127.0.0.0/8, ::1, localhost), because keys would otherwise
-// cross the network in clear text. Anything else is an error that lists the
-// allowed sites.
-func BaseURL(site string) (string, error) {
-	s := strings.TrimSpace(site)
-	if s == "" {
-		return "", fmt.Errorf("empty site: use one of %s, or an https:// URL", strings.Join(Sites, ", "))
+// Anything else, a URL included, is an error: where keys are sent is never
+// read from a manifest or a saved plan. Other endpoints (an emulator, a
+// proxy) are the operator's choice, checked with [CheckBaseURL].
+func BaseURL(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if name, ok := site.Canonical(s); ok {
+		return "https://api." + name, nil
 	}
-	if strings.Contains(s, "://") {
-		if err := checkBaseURL(s); err != nil {
-			return "", err
-		}
-		return strings.TrimRight(s, "/"), nil
-	}
-	for _, known := range Sites {
-		if strings.EqualFold(s, known) {
-			return "https://api." + known, nil
-		}
+	switch {
+	case s == "":
+		return "", fmt.Errorf("empty site: use one of %s", strings.Join(Sites, ", "))
+	case strings.Contains(s, "://"):
+		// Not quoted: a careless URL may carry a key.
+		return "", fmt.Errorf("a URL is not a Datadog site: use one of %s", strings.Join(Sites, ", "))
 	}
 	hint := ""
 	if rest, ok := strings.CutPrefix(strings.ToLower(s), "api."); ok {
-		for _, known := range Sites {
-			if rest == known {
-				hint = fmt.Sprintf(" (did you mean %q?)", known)
-			}
+		if name, ok := site.Canonical(rest); ok {
+			hint = fmt.Sprintf(" (did you mean %q?)", name)
 		}
 	}
-	return "", fmt.Errorf("unknown site %q%s: use one of %s, or an https:// URL", s, hint, strings.Join(Sites, ", "))
+	return "", fmt.Errorf("unknown site %q%s: use one of %s", s, hint, strings.Join(Sites, ", "))
 }
 
-// checkBaseURL accepts https URLs and loopback http URLs, and nothing that
-// could carry a secret in the URL itself (user info, query, fragment). Its
-// errors quote the URL only once it is known to hold none.
+// CheckBaseURL accepts the base URL of an endpoint that the operator
+// chose: https on any host, or http on a loopback host only (127.0.0.0/8,
+// ::1, localhost), because keys would otherwise cross the network in clear
+// text. It refuses anything that could carry a secret in the URL itself
+// (user info, query, fragment), and its errors quote the URL only once it is
+// known to hold none.
+func CheckBaseURL(raw string) error { return checkBaseURL(raw) }
+
+// checkBaseURL is [CheckBaseURL].
 func checkBaseURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"github.com/orgsync/orgsync/internal/manifesttest"
+	"github.com/orgsync/orgsync/pkg/site"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -100,10 +101,10 @@ func TestLoadValid(t *testing.T) {
 			paths: []string{"ok-multi"},
 			want: &Manifest{
 				Orgs: []Org{
-					{Label: "hub", ID: hub, Site: "http://127.0.0.1:8080", APIKeyEnv: "DD_API_KEY", AppKeyEnv: "DD_APP_KEY", Pos: pos("ok-multi/10-orgs.yaml", 6, 3)},
+					{Label: "hub", ID: hub, Site: "us3.datadoghq.com", APIKeyEnv: "DD_API_KEY", AppKeyEnv: "DD_APP_KEY", Pos: pos("ok-multi/10-orgs.yaml", 6, 3)},
 					{Label: "team-a", ID: teamA, Site: "us3.datadoghq.com", APIKeyEnv: "DD_API_KEY", AppKeyEnv: "DD_APP_KEY", Pos: pos("ok-multi/10-orgs.yaml", 9, 3)},
-					{Label: "team-b", ID: teamB, Site: "https://proxy.example.com/datadog/", APIKeyEnv: "DD_API_KEY", AppKeyEnv: "DD_APP_KEY", Pos: pos("ok-multi/10-orgs.yaml", 11, 3)},
-					{Label: "team.c", ID: teamC, Site: "http://[::1]:9000", APIKeyEnv: "DD_API_KEY", AppKeyEnv: "DD_APP_KEY", Pos: pos("ok-multi/20-connections.yml", 3, 3)},
+					{Label: "team-b", ID: teamB, Site: "us3.datadoghq.com", APIKeyEnv: "DD_API_KEY", AppKeyEnv: "DD_APP_KEY", Pos: pos("ok-multi/10-orgs.yaml", 11, 3)},
+					{Label: "team.c", ID: teamC, Site: "us3.datadoghq.com", APIKeyEnv: "DD_API_KEY", AppKeyEnv: "DD_APP_KEY", Pos: pos("ok-multi/20-connections.yml", 3, 3)},
 				},
 				Connections: []Connection{
 					{SourceLabel: "team-a", SinkLabel: "", SinkID: raw, Types: []string{"audit"}, Pos: pos("ok-multi/20-connections.yml", 10, 18)},
@@ -231,26 +232,35 @@ func TestLoadLimits(t *testing.T) {
 	}
 }
 
-func TestSiteProblem(t *testing.T) {
+func TestCanonicalSite(t *testing.T) {
 	t.Parallel()
-	ok := []string{"datadoghq.com", "us2.ddog-gov.com", "https://x.example", "HTTPS://x.example/api/", "http://127.0.0.1", "http://127.255.0.1:1", "http://[::1]", "http://LOCALHOST:80", "http://[::ffff:127.0.0.1]"}
-	for _, s := range ok {
-		assert.Empty(t, siteProblem(s), s)
+	ok := map[string]string{
+		"datadoghq.com": "datadoghq.com", "us2.ddog-gov.com": "us2.ddog-gov.com", "DatadogHQ.EU": "datadoghq.eu",
+		"app.datadoghq.com": "datadoghq.com", "App.DatadogHQ.eu": "datadoghq.eu", "app.ddog-gov.com": "ddog-gov.com",
 	}
+	for s, want := range ok {
+		got, msg := canonicalSite(s)
+		assert.Empty(t, msg, s)
+		assert.Equal(t, want, got, s)
+	}
+	const hint = "; a manifest names Datadog sites only: give other endpoints to orgsync with --api-url URL, --api-url SITE=URL or ORGSYNC_API_URL"
+	const url = "a URL is not a Datadog site" + hint
 	bad := map[string]string{
-		"datadoghq.co":                   `"datadoghq.co" is neither a Datadog site nor an https:// URL (did you mean datadoghq.com?)`,
-		"https://user:secret@x.example":  "a site URL must not hold credentials; keys go in environment variables",
-		"http://localhost.evil.example":  `"http://localhost.evil.example" uses http:// on a host that is not loopback; use https://, or http:// only on 127.0.0.0/8, ::1 or localhost`,
-		"http://[::ffff:10.0.0.1]":       `"http://[::ffff:10.0.0.1]" uses http:// on a host that is not loopback; use https://, or http:// only on 127.0.0.0/8, ::1 or localhost`,
-		"https://x.example/#frag":        `a site URL must not have a query or a fragment; keys go in environment variables`,
-		"https://:443":                   `"https://:443" has no host`,
-		"file:///etc/passwd":             `"file:///etc/passwd" has no host`,
-		"ws://x.example":                 `"ws://x.example" is not an https:// URL`,
-		"https://x.example:port":         "not a valid URL",
-		"0123456789abcdef0123456789abcd": `"0123456789abcdef0123456789abcd" is neither a Datadog site nor an https:// URL (sites: datadoghq.com, us3.datadoghq.com, us5.datadoghq.com, datadoghq.eu, ap1.datadoghq.com, ap2.datadoghq.com, uk1.datadoghq.com, ddog-gov.com, us2.ddog-gov.com)`,
+		"datadoghq.co":                     `"datadoghq.co" is not a Datadog site (did you mean datadoghq.com?)` + hint,
+		"api.datadoghq.eu":                 `"api.datadoghq.eu" is not a Datadog site (did you mean datadoghq.eu?)` + hint,
+		"https://x.example":                url,
+		"http://127.0.0.1:8080":            url,
+		"http://localhost":                 url,
+		"https://user:secret@x.example":    url,
+		"https://x.example/?key=secret":    url,
+		"127.0.0.1:8080":                   `"127.0.0.1:8080" is not a Datadog site (want one of datadoghq.com, us3.datadoghq.com, us5.datadoghq.com, datadoghq.eu, ap1.datadoghq.com, ap2.datadoghq.com, uk1.datadoghq.com, ddog-gov.com, us2.ddog-gov.com)` + hint,
+		"0123456789abcdef0123456789abcd":   `"0123456789abcdef0123456789abcd" is not a Datadog site (want one of datadoghq.com, us3.datadoghq.com, us5.datadoghq.com, datadoghq.eu, ap1.datadoghq.com, ap2.datadoghq.com, uk1.datadoghq.com, ddog-gov.com, us2.ddog-gov.com)` + hint,
+		"0123456789abcdef0123456789abcdef": `(a value that looks like a key, not shown) is not a Datadog site (want one of datadoghq.com, us3.datadoghq.com, us5.datadoghq.com, datadoghq.eu, ap1.datadoghq.com, ap2.datadoghq.com, uk1.datadoghq.com, ddog-gov.com, us2.ddog-gov.com)` + hint,
 	}
 	for s, want := range bad {
-		assert.Equal(t, want, siteProblem(s), s)
+		got, msg := canonicalSite(s)
+		assert.Equal(t, want, msg, s)
+		assert.Empty(t, got, s)
 	}
 }
 
@@ -392,4 +402,24 @@ func TestPathString(t *testing.T) {
 	assert.Equal(t, `orgs["team.a"].site`, p.String())
 	assert.Equal(t, "connections[2].to[1]", fieldPath{}.key("connections").index(2).key("to").index(1).String())
 	assert.Equal(t, `orgs.hub[(a value that looks like a key, not shown)]`, fieldPath{}.key("orgs").key("hub").key("0123456789abcdef0123456789abcdef").String())
+}
+
+// TestSchemaSitesAreTheCanonicalOnes: editors read the schema, orgsync
+// reads site.Canonical; they accept the same sites.
+func TestSchemaSitesAreTheCanonicalOnes(t *testing.T) {
+	t.Parallel()
+	cs, err := loadSchema()
+	require.NoError(t, err)
+	samples := []string{"datadoghq.co", "https://api.datadoghq.com", "http://127.0.0.1:8080", "api.datadoghq.eu", "DATADOGHQ.COM.", "", "app.us5.datadoghq.com"}
+	for _, n := range site.Names {
+		samples = append(samples, n, strings.ToUpper(n), "x"+n)
+	}
+	for a := range site.Aliases {
+		samples = append(samples, a, strings.ToUpper(a))
+	}
+	for _, s := range samples {
+		_, want := site.Canonical(s)
+		err := cs.org.Validate(map[string]any{"id": "83999dcd-7f97-11f0-8de1-1ecf66f1aa85", "site": s})
+		assert.Equal(t, want, err == nil, "site %q: schema error %v", s, err)
+	}
 }

@@ -13,7 +13,7 @@ type Manifest struct {
 type Org struct {
 	Label     string
 	ID        string // org UUID, lower-case
-	Site      string // a site name such as "datadoghq.eu", or a base URL
+	Site      string // a Datadog site name such as "datadoghq.eu", in the form of site.Names
 	APIKeyEnv string // name of the env var holding the API key
 	AppKeyEnv string // name of the env var holding the application key
 	Prune     bool

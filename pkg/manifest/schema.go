@@ -269,7 +269,7 @@ func (w *fileWalker) failure(f *jsonschema.ValidationError, base, baseKey *yaml.
 	case kw == "uniqueItems":
 		w.duplicates(n, p)
 	case k == "site" || k == "defaultSite":
-		// siteProblem says precisely what is wrong with a site.
+		// canonicalSite says precisely what is wrong with a site.
 	case kw == "pattern":
 		w.errNode(n, p, patternMessage(k, n.Value))
 	case kw == "enum" && (k == "type"):

@@ -3,8 +3,6 @@ package manifest
 import (
 	"cmp"
 	"fmt"
-	"net/netip"
-	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -15,7 +13,8 @@ import (
 )
 
 // manifestSites are the Datadog sites a manifest may name: the client's
-// list, so validation and the client never disagree.
+// list, so validation and the client never disagree. The UI aliases of
+// site.Aliases are accepted too.
 var manifestSites = site.Names
 
 // manifestTypes are the connection types of the Org Connections API, sorted.
@@ -292,21 +291,22 @@ func (l *loader) finish() (*Manifest, error) {
 		l.errs.add(l.firstRoot.file, l.firstRoot.pos, "", `missing required field "orgs"`)
 	}
 
-	site := DefaultSite
+	defaultSite := DefaultSite
 	if d := l.defaults; d != nil && d.site != nil {
-		if msg := siteProblem(d.site.value); msg != "" {
+		if name, msg := canonicalSite(d.site.value); msg != "" {
 			w(d.site.file).errAt(d.site.pos, d.site.at, msg)
 		} else {
-			site = d.site.value
+			defaultSite = name
 		}
 	}
 	for _, o := range l.orgList {
-		o.org.Site = site
+		o.org.Site = defaultSite
 		if o.site != nil {
-			o.org.Site = o.site.value
-			if msg := siteProblem(o.site.value); msg != "" {
+			name, msg := canonicalSite(o.site.value)
+			if msg != "" {
 				w(o.file).errAt(o.site.pos, o.site.at, msg)
 			}
+			o.org.Site = name
 		}
 	}
 
@@ -446,50 +446,29 @@ func suggestLabel(s string, labels []string) string {
 	return closest(s, labels)
 }
 
-// siteProblem returns what is wrong with a site, or "".
-func siteProblem(s string) string {
-	if slices.Contains(manifestSites, s) {
-		return ""
-	}
-	if !strings.Contains(s, "://") {
-		msg := quoteValue(s) + " is neither a Datadog site nor an https:// URL"
-		if near := closest(s, manifestSites); near != "" {
-			return msg + fmt.Sprintf(" (did you mean %s?)", near)
-		}
-		return msg + " (sites: " + strings.Join(manifestSites, ", ") + ")"
-	}
-	u, err := url.Parse(s)
-	if err != nil {
-		return "not a valid URL"
-	}
-	if u.User != nil {
-		return "a site URL must not hold credentials; keys go in environment variables"
-	}
-	shown := quoteValue(s)
-	host := u.Hostname()
-	switch {
-	case host == "":
-		return shown + " has no host"
-	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
-		// Not shown: a query is where a careless URL carries a key.
-		return "a site URL must not have a query or a fragment; keys go in environment variables"
-	case strings.EqualFold(u.Scheme, "https"):
-		return ""
-	case strings.EqualFold(u.Scheme, "http"):
-		if isLoopback(host) {
-			return ""
-		}
-		return shown + " uses http:// on a host that is not loopback; use https://, or http:// only on 127.0.0.0/8, ::1 or localhost"
-	}
-	return shown + " is not an https:// URL"
-}
+// endpointsHint says where endpoints other than the Datadog sites go.
+const endpointsHint = "a manifest names Datadog sites only: give other endpoints to orgsync with --api-url URL, --api-url SITE=URL or ORGSYNC_API_URL"
 
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
+// canonicalSite returns the site that s names (see site.Canonical), or a
+// message that says what is wrong with it.
+func canonicalSite(s string) (string, string) {
+	if name, ok := site.Canonical(s); ok {
+		return name, ""
 	}
-	a, err := netip.ParseAddr(host)
-	return err == nil && a.Unmap().IsLoopback()
+	if strings.Contains(s, "://") {
+		// The URL is not shown: a careless one may carry a key.
+		return "", "a URL is not a Datadog site; " + endpointsHint
+	}
+	near := closest(s, manifestSites)
+	if rest, ok := strings.CutPrefix(strings.ToLower(s), "api."); ok {
+		if name, ok := site.Canonical(rest); ok {
+			near = name
+		}
+	}
+	if near != "" {
+		return "", fmt.Sprintf("%s is not a Datadog site (did you mean %s?); %s", quoteValue(s), near, endpointsHint)
+	}
+	return "", fmt.Sprintf("%s is not a Datadog site (want one of %s); %s", quoteValue(s), strings.Join(manifestSites, ", "), endpointsHint)
 }
 
 // typeList lists the connection types for a message: "logs, metrics or audit".
