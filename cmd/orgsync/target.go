@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/orgsync/orgsync/internal/orgapi"
@@ -127,7 +128,10 @@ func connect(tf *targetFlags, s streams, orgs []plan.SourceOrg, sinks []plan.Org
 // status and rate-limit headers: never a header that carries a key.
 func verboseLogger(w io.Writer) func(api.ResponseInfo) {
 	var n atomic.Int64
+	var mu sync.Mutex // responses come from many goroutines; one line at a time
 	return func(ri api.ResponseInfo) {
+		mu.Lock()
+		defer mu.Unlock()
 		rl := ""
 		if ri.RateLimit.Limit >= 0 {
 			rl = fmt.Sprintf(", rate limit %s %d/%d per %ds, reset %ds", ri.RateLimit.Name, ri.RateLimit.Remaining, ri.RateLimit.Limit, ri.RateLimit.Period, ri.RateLimit.Reset)

@@ -125,6 +125,10 @@ func (l *loader) readFile(name string) {
 		return
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() > maxFileSize {
+		l.problem(name, fmt.Sprintf("file is larger than %d MiB", maxFileSize>>20))
+		return
+	}
 	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
 	if err != nil {
 		l.problem(name, "cannot read: "+ioReason(err))
