@@ -16,6 +16,7 @@ import (
 
 	"github.com/orgsync/orgsync/internal/orgapi"
 	"github.com/orgsync/orgsync/pkg/apply"
+	"github.com/orgsync/orgsync/pkg/keys"
 	"github.com/orgsync/orgsync/pkg/plan"
 	"github.com/orgsync/orgsync/pkg/sandbox"
 )
@@ -161,10 +162,10 @@ func runOrgsync(ctx context.Context, w world, parallelism int) (run, error) {
 	counters := &apply.Counters{}
 	clients, err := orgapi.New(orgapi.Config{
 		Endpoints: orgapi.Everywhere(e.url, "the benchmark's server"),
-		Keys: func(o plan.SourceOrg) (string, string, error) {
+		Keys: keys.Func(func(_ context.Context, o keys.Org) (keys.Pair, error) {
 			apiKey, appKey := sourceKeys(o.ID)
-			return apiKey, appKey, nil
-		},
+			return keys.Pair{API: apiKey, App: appKey}, nil
+		}),
 		UserAgent:   "orgsync/bench",
 		Timeout:     30 * time.Second, // the CLI's defaults: no --rate, so Burst is unused
 		MaxRetries:  10,

@@ -154,6 +154,7 @@ func (ap *applier) fromSavedPlan(ctx context.Context) error {
 		return err
 	}
 	defer conn.closeOrWarn(ap.s)
+	noteKeySource(ap.s, p, conn.keySource)
 	if err := checkMaxDeletes(p, ap.args.maxDeletes); err != nil {
 		return ap.refuse(p, err)
 	}

@@ -87,6 +87,7 @@ type targetFlags struct {
 	// personal user, or fails them with requireServiceAccount.
 	ownerChecks           bool
 	requireServiceAccount bool
+	keys                  keysFlags
 }
 
 func (t *targetFlags) register(fs *flag.FlagSet) {
@@ -102,6 +103,7 @@ func (t *targetFlags) register(fs *flag.FlagSet) {
 	fs.Var(&t.shard, "shard", "take slice `i/n` of the source orgs (stable split, for n parallel CI jobs)")
 	fs.BoolVar(&t.noColor, "no-color", false, "no colors in output")
 	fs.BoolVar(&t.verbose, "v", false, "log every API request and response (never keys) on stderr")
+	t.keys.register(fs)
 }
 
 // registerOwnerChecks adds --require-service-account, for the commands
@@ -125,6 +127,11 @@ func (t *targetFlags) check() error {
 		return errors.New("--max-retries must not be negative")
 	case t.sandbox != "" && !t.apiURL.empty():
 		return errors.New("--sandbox and --api-url exclude each other")
+	case t.sandbox != "" && (t.keys.file != "" || t.keys.command != ""):
+		return errors.New("--sandbox makes its own keys: it takes no --keys-file or --keys-command")
+	}
+	if err := t.keys.check(); err != nil {
+		return err
 	}
 	return t.apiURL.check()
 }
@@ -136,9 +143,9 @@ func (t *targetFlags) endpointFlags() string {
 	case t.sandbox != "":
 		return " --sandbox " + t.sandbox
 	case !t.apiURL.empty():
-		return t.apiURL.hintFlags()
+		return t.apiURL.hintFlags() + t.keys.flags()
 	}
-	return ""
+	return t.keys.flags()
 }
 
 // parseInterleaved parses flags that may come before or after positional

@@ -302,18 +302,21 @@ func TestNoKeysNoNetwork(t *testing.T) {
 	t.Parallel()
 	r := runCLI(t, nil, "plan", "-f", quickstart)
 	assert.Equal(t, 1, r.code)
-	assert.Contains(t, r.stderr, "org checkout: $DD_API_KEY_CHECKOUT and $DD_APP_KEY_CHECKOUT are not set")
+	assert.Contains(t, r.stderr, "org checkout: check keys: $DD_API_KEY_CHECKOUT and $DD_APP_KEY_CHECKOUT: not set")
 }
 
 // TestApplyAlwaysWritesAReport: even input that fails before any plan
-// leaves a report, so a pipeline never reads a stale one.
+// leaves a report, so a pipeline never reads a stale one; an org without
+// keys is a failed verify result of its own.
 func TestApplyAlwaysWritesAReport(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name, manifest, wantErr string
+		wantFailed              []string // orgs with a failed verify result
 	}{
 		{name: "invalid manifest", manifest: "version: 2\n", wantErr: "the manifest is invalid"},
-		{name: "missing keys", manifest: hubManifest, wantErr: "$A_API and $A_APP are not set"},
+		{name: "missing keys", manifest: hubManifest, wantErr: "org team-a: check keys: $A_API and $A_APP: not set",
+			wantFailed: []string{"team-a", "team-b"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -325,8 +328,13 @@ func TestApplyAlwaysWritesAReport(t *testing.T) {
 			assert.Equal(t, 1, r.code)
 			assert.Contains(t, r.stderr, tt.wantErr)
 			rep := readReport(t, report)
-			assert.Empty(t, rep.Results)
-			assert.Equal(t, apply.Summary{}, rep.Summary)
+			var failed []string
+			for _, res := range rep.Results {
+				assert.Equal(t, apply.ActionVerify, res.Action)
+				failed = append(failed, res.SourceOrg.Label)
+			}
+			assert.Equal(t, tt.wantFailed, failed)
+			assert.Equal(t, apply.Summary{Failed: len(tt.wantFailed)}, rep.Summary)
 		})
 	}
 }
@@ -352,7 +360,7 @@ func TestKeysOfAnotherOrgNeverWrite(t *testing.T) {
 	env := map[string]string{"A_API": "a-api", "A_APP": "a-app", "B_API": "hub-api", "B_APP": "hub-app"}
 	r := runCLI(t, env, "apply", "--api-url", hs.URL, "-f", m, "--auto-approve", "--report", report)
 	assert.Equal(t, 1, r.code)
-	assert.Contains(t, r.stderr, "org team-b: keys belong to another org: the keys in $B_API/$B_APP are for org 83999dcd-7f97-11f0-8de1-1ecf66f1aa85, not the declared id 11111111-1111-4111-8111-111111111111")
+	assert.Contains(t, r.stderr, "org team-b: keys belong to another org: the org's keys are for org 83999dcd-7f97-11f0-8de1-1ecf66f1aa85, not the declared id 11111111-1111-4111-8111-111111111111")
 	rep := readReport(t, report)
 	assert.Equal(t, apply.Summary{Created: 1, Failed: 1}, rep.Summary)
 	assert.Contains(t, r.stdout, "Not planned: team-b (could not check the keys or read live connections; see the errors).")
@@ -362,7 +370,7 @@ func TestKeysOfAnotherOrgNeverWrite(t *testing.T) {
 
 	r = runCLI(t, env, "plan", "--api-url", hs.URL, "-f", m)
 	assert.Equal(t, 1, r.code, "plan refuses to guess about an org it cannot verify")
-	assert.Contains(t, r.stderr, "orgsync: hint: check that each org's key env vars hold keys of the org whose id the manifest declares")
+	assert.Contains(t, r.stderr, "orgsync: hint: check that the keys each org gets (from its env vars, keys file entry or keys command) are those of the org whose id the manifest declares")
 }
 
 // TestManifestSecretsAreNotEchoed: a key put where it must not be (a field,

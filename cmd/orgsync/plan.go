@@ -60,6 +60,7 @@ func runPlan(ctx context.Context, args []string, s streams) error {
 		return orgErrorsErr(st.orgErrs)
 	}
 	p := plan.Diff(st.manifest, st.live)
+	p.SetKeySource(st.conn.keySource)
 	if a.json {
 		if err := plan.WriteJSON(s.stdout, p); err != nil {
 			return err

@@ -61,9 +61,10 @@ func plural(n int, one, many string) string {
 
 // connection is an open line to the API for a set of source orgs.
 type connection struct {
-	clients  *orgapi.Clients
-	counters *apply.Counters
-	close    func() error
+	clients   *orgapi.Clients
+	counters  *apply.Counters
+	keySource string // plan.KeysFrom*: where the orgs' keys come from
+	close     func() error
 }
 
 // closeOrWarn closes the connection; a failure (the sandbox could not save
@@ -80,8 +81,16 @@ func (c *connection) closeOrWarn(s streams) {
 // emulator must know. stop, when closed, lets requests on the wire finish
 // but starts no new attempt.
 func connect(tf *targetFlags, s streams, orgs []plan.SourceOrg, sinks []plan.OrgRef, stop <-chan struct{}) (*connection, error) {
+	// The sandbox makes its own keys; ORGSYNC_KEYS_* are not read for it.
+	ks := keySource{orgapi.SandboxKeys, plan.KeysFromSandbox}
+	if tf.sandbox == "" {
+		var err error
+		if ks, err = tf.keys.source(s); err != nil {
+			return nil, err
+		}
+	}
 	cfg := orgapi.Config{
-		Keys:        orgapi.EnvKeys(s.getenv),
+		Keys:        ks.Source,
 		UserAgent:   "orgsync/" + version(),
 		Timeout:     tf.timeout,
 		MaxRetries:  tf.maxRetries,
@@ -113,7 +122,6 @@ func connect(tf *targetFlags, s streams, orgs []plan.SourceOrg, sinks []plan.Org
 		}
 		cfg.Transport = sb.Transport()
 		cfg.Endpoints = orgapi.Everywhere(orgapi.SandboxURL, "the in-process sandbox")
-		cfg.Keys = orgapi.SandboxKeys
 		closeFn = sb.Close
 	}
 	clients, err := orgapi.New(cfg, orgs)
@@ -121,7 +129,7 @@ func connect(tf *targetFlags, s streams, orgs []plan.SourceOrg, sinks []plan.Org
 		_ = closeFn()
 		return nil, err
 	}
-	return &connection{clients: clients, counters: cfg.Counters, close: closeFn}, nil
+	return &connection{clients: clients, counters: cfg.Counters, keySource: ks.kind, close: closeFn}, nil
 }
 
 // verboseLogger prints one line per API response. It prints method, path,
@@ -228,13 +236,13 @@ func orgErrorsErr(errs []*plan.OrgError) error {
 	err := errors.New(strings.Join(lines, "\n"))
 	for _, e := range errs {
 		if errors.Is(e, plan.ErrWrongOrg) {
-			return withHint(err, "check that each org's key env vars hold keys of the org whose id the manifest declares")
+			return withHint(err, "check that the keys each org gets (from its env vars, keys file entry or keys command) are those of the org whose id the manifest declares")
 		}
 		if errors.Is(e, plan.ErrNotServiceAccount) {
 			return withHint(err, "give orgsync the keys of a service account of that org (Organization Settings > Service Accounts)")
 		}
 		if api.IsUnauthorized(e) {
-			return withHint(err, "the server refused the keys: check the env vars the manifest names for that org")
+			return withHint(err, "the server refused the keys: check the keys that org gets from its env vars, keys file entry or keys command")
 		}
 	}
 	return err

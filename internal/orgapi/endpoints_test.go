@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/orgsync/orgsync/internal/orgapi"
+	"github.com/orgsync/orgsync/pkg/keys"
 	"github.com/orgsync/orgsync/pkg/manifest"
 	"github.com/orgsync/orgsync/pkg/plan"
 )
@@ -64,7 +65,7 @@ func TestReadErrorsNameTheEndpoint(t *testing.T) {
 	var told []string
 	ep := orgapi.Endpoints{BySite: map[string]orgapi.Endpoint{"datadoghq.eu": {URL: "http://127.0.0.1:9", From: "set by --api-url datadoghq.eu=URL"}}}
 	c, err := orgapi.New(orgapi.Config{Endpoints: ep, Transport: handlerTransport{h},
-		Keys:       orgapi.EnvKeys(getenv(map[string]string{"A_API": "a1", "A_APP": "a2"})),
+		Keys:       keys.Env{Getenv: getenv(map[string]string{"A_API": "a1", "A_APP": "a2"})},
 		OnEndpoint: func(o plan.SourceOrg, e orgapi.Endpoint) { told = append(told, o.Label+": "+e.String()) },
 	}, []plan.SourceOrg{org})
 	require.NoError(t, err)

@@ -4,8 +4,8 @@
 //
 // It is also where the three ways of reaching an API meet: the real Datadog
 // site of each org, the operator's endpoints ([Endpoints]: --api-url,
-// ORGSYNC_API_URL), or the embedded emulator (--sandbox). Keys are read from the environment variables the
-// manifest names and go nowhere but into request headers.
+// ORGSYNC_API_URL), or the embedded emulator (--sandbox). Keys come from a
+// [keys.Source] and go nowhere but into request headers.
 package orgapi
 
 import (
@@ -14,12 +14,14 @@ import (
 	"github.com/orgsync/orgsync/pkg/manifest"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
 
 	"github.com/orgsync/orgsync/pkg/api"
 	"github.com/orgsync/orgsync/pkg/apply"
+	"github.com/orgsync/orgsync/pkg/keys"
 	"github.com/orgsync/orgsync/pkg/plan"
 )
 
@@ -30,9 +32,10 @@ type Config struct {
 	Endpoints Endpoints
 	// Transport, when set, carries every request (the in-process sandbox).
 	Transport http.RoundTripper
-	// Keys returns the API and application key of an org; the default reads
-	// the env vars the manifest names.
-	Keys func(org plan.SourceOrg) (apiKey, appKey string, err error)
+	// Keys finds an org's keys when its first call needs them, so that an
+	// org a run never calls is never asked for (a keys command never runs
+	// for it), and an org whose keys cannot be found fails alone.
+	Keys keys.Source
 
 	UserAgent   string
 	Timeout     time.Duration
@@ -54,36 +57,21 @@ type Config struct {
 	Counters *apply.Counters
 }
 
-// EnvKeys reads an org's keys from the env vars the manifest names, with
-// getenv (os.Getenv in production). The error names the variable, never a
-// value.
-func EnvKeys(getenv func(string) string) func(plan.SourceOrg) (string, string, error) {
-	return func(o plan.SourceOrg) (string, string, error) {
-		apiKey, appKey := getenv(o.APIKeyEnv), getenv(o.AppKeyEnv)
-		var missing []string
-		if apiKey == "" {
-			missing = append(missing, "$"+o.APIKeyEnv)
-		}
-		if appKey == "" {
-			missing = append(missing, "$"+o.AppKeyEnv)
-		}
-		if len(missing) > 0 {
-			verb := "is"
-			if len(missing) > 1 {
-				verb = "are"
-			}
-			return "", "", fmt.Errorf("org %s: %s %s not set (the manifest names them for the org's API and application keys)", o.Label, strings.Join(missing, " and "), verb)
-		}
-		return apiKey, appKey, nil
-	}
-}
-
-// Clients holds one API client per source org.
+// Clients holds one API client per source org, made on the org's first
+// call.
 type Clients struct {
-	byLabel  map[string]*api.Client
+	byLabel  map[string]*orgClient
 	endpoint map[string]Endpoint // by label, for errors
 	stop     <-chan struct{}
 	counters *apply.Counters
+}
+
+// orgClient is the client of one org, made once its keys are found.
+type orgClient struct {
+	once sync.Once
+	make func(ctx context.Context) (*api.Client, error)
+	cl   *api.Client
+	err  error
 }
 
 var (
@@ -91,8 +79,9 @@ var (
 	_ apply.Writer = (*Clients)(nil)
 )
 
-// New makes a client for every org. It fails, before any network call, when
-// an org's keys are missing or its site cannot be reached.
+// New prepares a client for every org. It fails, before any network call,
+// when an org's site cannot be reached; an org's keys are found on its
+// first call, and a failure to find them fails that org's calls only.
 func New(cfg Config, orgs []plan.SourceOrg) (*Clients, error) {
 	if cfg.Parallelism < 1 {
 		cfg.Parallelism = 1
@@ -106,34 +95,35 @@ func New(cfg Config, orgs []plan.SourceOrg) (*Clients, error) {
 		transport = t
 	}
 	httpClient := &http.Client{Transport: api.LimitConcurrency(transport, cfg.Parallelism)}
-	c := &Clients{byLabel: make(map[string]*api.Client, len(orgs)), endpoint: make(map[string]Endpoint, len(orgs)),
+	c := &Clients{byLabel: make(map[string]*orgClient, len(orgs)), endpoint: make(map[string]Endpoint, len(orgs)),
 		stop: cfg.Stop, counters: cfg.Counters}
 	var errs []string
 	for _, o := range orgs {
 		ep, err := cfg.Endpoints.For(o.Site)
+		if err == nil {
+			// The client is made on the org's first call; its URL is
+			// checked now, before any request.
+			err = api.CheckBaseURL(ep.URL)
+		}
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("org %s: %v", o.Label, err))
-			continue
-		}
-		apiKey, appKey, err := cfg.Keys(o)
-		if err != nil {
-			errs = append(errs, err.Error())
 			continue
 		}
 		r := rate.Limit(cfg.Rate)
 		if cfg.Rate <= 0 {
 			r = 0
 		}
-		cl, err := api.NewClient(api.Config{
-			BaseURL: ep.URL, APIKey: apiKey, AppKey: appKey, UserAgent: cfg.UserAgent,
-			HTTPClient: httpClient, Timeout: cfg.Timeout, MaxRetries: cfg.MaxRetries,
-			Rate: r, Burst: cfg.Burst, RateIsCap: cfg.RateIsCap, OnResponse: cfg.OnResponse,
-		})
-		if err != nil {
-			errs = append(errs, fmt.Sprintf("org %s: %v", o.Label, err))
-			continue
-		}
-		c.byLabel[o.Label] = cl
+		c.byLabel[o.Label] = &orgClient{make: func(ctx context.Context) (*api.Client, error) {
+			pair, err := cfg.Keys.Keys(ctx, KeysOrg(o))
+			if err != nil {
+				return nil, err
+			}
+			return api.NewClient(api.Config{
+				BaseURL: ep.URL, APIKey: pair.API, AppKey: pair.App, UserAgent: cfg.UserAgent,
+				HTTPClient: httpClient, Timeout: cfg.Timeout, MaxRetries: cfg.MaxRetries,
+				Rate: r, Burst: cfg.Burst, RateIsCap: cfg.RateIsCap, OnResponse: cfg.OnResponse,
+			})
+		}}
 		c.endpoint[o.Label] = ep
 		if cfg.OnEndpoint != nil {
 			cfg.OnEndpoint(o, ep)
@@ -143,6 +133,11 @@ func New(cfg Config, orgs []plan.SourceOrg) (*Clients, error) {
 		return nil, fmt.Errorf("%s", strings.Join(errs, "\n"))
 	}
 	return c, nil
+}
+
+// KeysOrg is what a keys source needs of a source org.
+func KeysOrg(o plan.SourceOrg) keys.Org {
+	return keys.Org{Label: o.Label, ID: o.ID, Site: o.Site, APIKeyEnv: o.APIKeyEnv, AppKeyEnv: o.AppKeyEnv}
 }
 
 // FromManifest lists the manifest's source orgs in the form a saved plan
@@ -155,12 +150,14 @@ func FromManifest(orgs []manifest.Org) []plan.SourceOrg {
 	return out
 }
 
-func (c *Clients) client(label string) (*api.Client, error) {
-	cl, ok := c.byLabel[label]
+// client returns the org's client, finding its keys on the first call.
+func (c *Clients) client(ctx context.Context, label string) (*api.Client, error) {
+	oc, ok := c.byLabel[label]
 	if !ok {
 		return nil, fmt.Errorf("no API client for org %s", label)
 	}
-	return cl, nil
+	oc.once.Do(func() { oc.cl, oc.err = oc.make(ctx) })
+	return oc.cl, oc.err
 }
 
 // call runs fn with call accounting and the stop signal attached, and says
@@ -190,7 +187,7 @@ func (c *Clients) read(ctx context.Context, label string, fn func(ctx context.Co
 
 // CurrentUser implements [plan.Reader].
 func (c *Clients) CurrentUser(ctx context.Context, org manifest.Org) (plan.KeyOwner, error) {
-	cl, err := c.client(org.Label)
+	cl, err := c.client(ctx, org.Label)
 	if err != nil {
 		return plan.KeyOwner{}, err
 	}
@@ -210,7 +207,7 @@ func planUser(u api.User) plan.User {
 // ListConnections implements [plan.Reader]: every page of the connections
 // the org takes part in, as source (filtered server-side) or sink.
 func (c *Clients) ListConnections(ctx context.Context, org manifest.Org) ([]plan.LiveConnection, error) {
-	cl, err := c.client(org.Label)
+	cl, err := c.client(ctx, org.Label)
 	if err != nil {
 		return nil, err
 	}
@@ -231,7 +228,7 @@ func (c *Clients) ListConnections(ctx context.Context, org manifest.Org) ([]plan
 
 // CreateConnection implements [apply.Writer].
 func (c *Clients) CreateConnection(ctx context.Context, org plan.SourceOrg, sinkID string, types []string) (string, apply.Call, error) {
-	cl, err := c.client(org.Label)
+	cl, err := c.client(ctx, org.Label)
 	if err != nil {
 		return "", apply.Call{}, err
 	}
@@ -248,7 +245,7 @@ func (c *Clients) CreateConnection(ctx context.Context, org plan.SourceOrg, sink
 
 // UpdateConnection implements [apply.Writer].
 func (c *Clients) UpdateConnection(ctx context.Context, org plan.SourceOrg, id string, types []string) (apply.Call, error) {
-	cl, err := c.client(org.Label)
+	cl, err := c.client(ctx, org.Label)
 	if err != nil {
 		return apply.Call{}, err
 	}
@@ -260,7 +257,7 @@ func (c *Clients) UpdateConnection(ctx context.Context, org plan.SourceOrg, id s
 
 // DeleteConnection implements [apply.Writer].
 func (c *Clients) DeleteConnection(ctx context.Context, org plan.SourceOrg, id string) (apply.Call, error) {
-	cl, err := c.client(org.Label)
+	cl, err := c.client(ctx, org.Label)
 	if err != nil {
 		return apply.Call{}, err
 	}
@@ -271,7 +268,7 @@ func (c *Clients) DeleteConnection(ctx context.Context, org plan.SourceOrg, id s
 // sinkID and keeps the one whose source is org, since the list also holds
 // connections where org is the sink.
 func (c *Clients) FindConnection(ctx context.Context, org plan.SourceOrg, sinkID string) (plan.LiveConnection, bool, apply.Call, error) {
-	cl, err := c.client(org.Label)
+	cl, err := c.client(ctx, org.Label)
 	if err != nil {
 		return plan.LiveConnection{}, false, apply.Call{}, err
 	}

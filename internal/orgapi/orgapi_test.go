@@ -1,6 +1,7 @@
 package orgapi_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"github.com/orgsync/orgsync/pkg/manifest"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/orgsync/orgsync/internal/orgapi"
 	"github.com/orgsync/orgsync/pkg/apply"
+	"github.com/orgsync/orgsync/pkg/keys"
 	"github.com/orgsync/orgsync/pkg/plan"
 	"github.com/orgsync/orgsync/pkg/sandbox"
 )
@@ -28,17 +30,17 @@ func orgID(kind, n int) string {
 	return fmt.Sprintf("%08x-0000-4000-8000-%012x", kind, n)
 }
 
-// fixtureKeys returns a Keys function that hands out the fixture's keys of
+// fixtureKeys returns a keys source that hands out the fixture's keys of
 // each org, as the env vars would in production.
-func fixtureKeys(f *sandbox.Fixture) func(plan.SourceOrg) (string, string, error) {
-	return func(o plan.SourceOrg) (string, string, error) {
+func fixtureKeys(f *sandbox.Fixture) keys.Source {
+	return keys.Func(func(_ context.Context, o keys.Org) (keys.Pair, error) {
 		for _, fo := range f.Orgs {
 			if strings.EqualFold(fo.ID, o.ID) && fo.APIKey != "" {
-				return fo.APIKey, fo.AppKey, nil
+				return keys.Pair{API: fo.APIKey, App: fo.AppKey}, nil
 			}
 		}
-		return "", "", fmt.Errorf("org %s has no keys in the fixture", o.Label)
-	}
+		return keys.Pair{}, fmt.Errorf("org %s has no keys in the fixture", o.Label)
+	})
 }
 
 // typeSets are the connection types the world below hands out, some in an
@@ -262,44 +264,6 @@ func sumValues(m map[string]int64) int64 {
 	return n
 }
 
-func TestEnvKeys(t *testing.T) {
-	t.Parallel()
-	org := plan.SourceOrg{Label: "team-a", APIKeyEnv: "DD_API_KEY_TEAM_A", AppKeyEnv: "DD_APP_KEY_TEAM_A"}
-	const apiValue, appValue = "api-secret-value-1234", "app-secret-value-5678"
-	tests := []struct {
-		name    string
-		env     map[string]string
-		wantErr []string // substrings of the error; nil for no error
-	}{
-		{name: "both set", env: map[string]string{"DD_API_KEY_TEAM_A": apiValue, "DD_APP_KEY_TEAM_A": appValue}},
-		{name: "api key missing", env: map[string]string{"DD_APP_KEY_TEAM_A": appValue},
-			wantErr: []string{"org team-a", "$DD_API_KEY_TEAM_A is not set"}},
-		{name: "app key empty", env: map[string]string{"DD_API_KEY_TEAM_A": apiValue, "DD_APP_KEY_TEAM_A": ""},
-			wantErr: []string{"org team-a", "$DD_APP_KEY_TEAM_A is not set"}},
-		{name: "both missing", env: nil,
-			wantErr: []string{"$DD_API_KEY_TEAM_A and $DD_APP_KEY_TEAM_A are not set"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			apiKey, appKey, err := orgapi.EnvKeys(getenv(tt.env))(org)
-			if tt.wantErr == nil {
-				require.NoError(t, err)
-				assert.Equal(t, apiValue, apiKey)
-				assert.Equal(t, appValue, appKey)
-				return
-			}
-			require.Error(t, err)
-			for _, want := range tt.wantErr {
-				assert.Contains(t, err.Error(), want)
-			}
-			assert.NotContains(t, err.Error(), apiValue)
-			assert.NotContains(t, err.Error(), appValue)
-			assert.Empty(t, apiKey+appKey, "no key is returned with an error")
-		})
-	}
-}
-
 // countingTransport counts requests and answers none: a test that expects
 // no request fails if one is made.
 type countingTransport struct{ n atomic.Int64 }
@@ -323,25 +287,17 @@ func TestNewFailsBeforeAnyRequest(t *testing.T) {
 		env       map[string]string
 		wantErr   []string
 	}{
-		{name: "keys of one org missing", orgs: []plan.SourceOrg{orgA, orgB},
-			env:     map[string]string{"A_API": "a1", "A_APP": "a2"},
-			wantErr: []string{"org team-b: $B_API and $B_APP are not set"}},
-		{name: "keys of every org missing, each reported", orgs: []plan.SourceOrg{orgA, orgB},
-			wantErr: []string{"org team-a: $A_API and $A_APP are not set", "org team-b: $B_API and $B_APP are not set"}},
 		{name: "unknown site", orgs: []plan.SourceOrg{with(orgA, "datadoghq.invalid"), orgB}, env: allKeys,
 			wantErr: []string{"org team-a", `unknown site "datadoghq.invalid"`}},
 		{name: "plain http off loopback", orgs: []plan.SourceOrg{orgA}, endpoints: orgapi.Everywhere("http://api.example.com", "set by a test"), env: allKeys,
 			wantErr: []string{"org team-a", "http:// is allowed only on a loopback address"}},
-		{name: "key that is no valid header", orgs: []plan.SourceOrg{orgA},
-			env:     map[string]string{"A_API": secret, "A_APP": "a2"},
-			wantErr: []string{"org team-a", "API key contains whitespace"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			rt := &countingTransport{}
 			c, err := orgapi.New(orgapi.Config{Endpoints: tt.endpoints, Transport: rt,
-				Keys: orgapi.EnvKeys(getenv(tt.env))}, tt.orgs)
+				Keys: keys.Env{Getenv: getenv(tt.env)}}, tt.orgs)
 			require.Error(t, err)
 			assert.Nil(t, c)
 			for _, want := range tt.wantErr {
@@ -413,7 +369,7 @@ func TestFindConnectionKeepsTheOrgsOwnConnection(t *testing.T) {
 			})
 			counters := &apply.Counters{}
 			c, err := orgapi.New(orgapi.Config{Endpoints: orgapi.Everywhere(orgapi.SandboxURL, "the sandbox"), Transport: handlerTransport{h},
-				Keys: orgapi.EnvKeys(getenv(map[string]string{"A_API": "a1", "A_APP": "a2"})), Counters: counters}, []plan.SourceOrg{org})
+				Keys: keys.Env{Getenv: getenv(map[string]string{"A_API": "a1", "A_APP": "a2"})}, Counters: counters}, []plan.SourceOrg{org})
 			require.NoError(t, err)
 			got, found, call, err := c.FindConnection(t.Context(), org, sink)
 			require.NoError(t, err)
@@ -450,7 +406,7 @@ func TestReadsKeyOwnerAndCreators(t *testing.T) {
 		}
 	})
 	c, err := orgapi.New(orgapi.Config{Endpoints: orgapi.Everywhere(orgapi.SandboxURL, "the sandbox"), Transport: handlerTransport{h},
-		Keys: orgapi.EnvKeys(getenv(map[string]string{"A_API": "a1", "A_APP": "a2"}))}, orgapi.FromManifest([]manifest.Org{org}))
+		Keys: keys.Env{Getenv: getenv(map[string]string{"A_API": "a1", "A_APP": "a2"})}}, orgapi.FromManifest([]manifest.Org{org}))
 	require.NoError(t, err)
 	st, err := plan.ReadState(t.Context(), c, []manifest.Org{org}, 1)
 	require.NoError(t, err)
@@ -583,7 +539,7 @@ func TestClientsCountRetriesAndThrottles(t *testing.T) {
 				counters := &apply.Counters{}
 				c, err := orgapi.New(orgapi.Config{Endpoints: orgapi.Everywhere(orgapi.SandboxURL, "the sandbox"), MaxRetries: 3, Counters: counters,
 					Transport: &scriptedFaults{next: sb.Transport(), script: tt.script},
-					Keys:      orgapi.EnvKeys(getenv(map[string]string{"A_API": "a1", "A_APP": "a2"}))},
+					Keys:      keys.Env{Getenv: getenv(map[string]string{"A_API": "a1", "A_APP": "a2"})}},
 					orgapi.FromManifest([]manifest.Org{src}))
 				require.NoError(t, err)
 				tt.run(t, c, counters)
@@ -592,4 +548,47 @@ func TestClientsCountRetriesAndThrottles(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestKeysAreFoundOnFirstCallOnly checks that New asks for no keys, that an
+// org's keys are asked for once however many calls it makes, and that an
+// org whose keys cannot be found fails alone, sending no request, while the
+// others are read.
+func TestKeysAreFoundOnFirstCallOnly(t *testing.T) {
+	t.Parallel()
+	w := newWorld()
+	sb, err := sandbox.New(w.fixture, sandbox.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = sb.Close() })
+	var mu sync.Mutex
+	asked := map[string]int{}
+	broken := w.sources[1].Label
+	src := keys.Func(func(ctx context.Context, o keys.Org) (keys.Pair, error) {
+		mu.Lock()
+		asked[o.Label]++
+		mu.Unlock()
+		if o.Label == broken {
+			return keys.Pair{}, &keys.Error{Org: o.Label, Where: "keys command", Msg: "exit status 1; its output is not used"}
+		}
+		return fixtureKeys(w.fixture).Keys(ctx, o)
+	})
+	clients, err := orgapi.New(orgapi.Config{Endpoints: orgapi.Everywhere(orgapi.SandboxURL, "the sandbox"), Transport: sb.Transport(), Keys: src, Parallelism: 4},
+		orgapi.FromManifest(w.sources))
+	require.NoError(t, err)
+	assert.Empty(t, asked, "New asks for no keys")
+
+	st, err := plan.ReadState(t.Context(), clients, w.sources, 4)
+	var ke *keys.Error
+	require.ErrorAs(t, err, &ke)
+	assert.EqualError(t, err, "org "+broken+": check keys: keys command: exit status 1; its output is not used")
+	assert.Len(t, st.Orgs, len(w.sources)-1, "the other orgs were read")
+	for _, o := range w.sources {
+		assert.Equal(t, 1, asked[o.Label], "keys of %s asked for once, by its two reads", o.Label)
+	}
+	_, _, _, err = clients.FindConnection(t.Context(), orgapi.FromManifest(w.sources)[0], orgID(2, 1))
+	require.NoError(t, err)
+	_, err = clients.DeleteConnection(t.Context(), orgapi.FromManifest(w.sources)[1], "11111111-1111-4111-8111-111111111111")
+	assert.ErrorAs(t, err, &ke, "the org's writes fail with its keys error")
+	assert.Equal(t, 1, asked[w.sources[0].Label], "later calls reuse the keys")
+	assert.Equal(t, 1, asked[broken], "a failure is not retried within the run")
 }

@@ -23,8 +23,8 @@ func BenchmarkPlanAgainstSandbox(b *testing.B) {
 		o := manifest.Org{Label: fmt.Sprintf("org-%04d", i), ID: fmt.Sprintf("%08x-0000-4000-8000-%012x", i, i),
 			Site: manifest.DefaultSite, APIKeyEnv: "K", AppKeyEnv: "K"}
 		m.Orgs = append(m.Orgs, o)
-		api, app, _ := SandboxKeys(FromManifest([]manifest.Org{o})[0])
-		f.Orgs = append(f.Orgs, sandbox.FixtureOrg{ID: o.ID, Name: o.Label, APIKey: api, AppKey: app})
+		p := sandboxPair(o.ID)
+		f.Orgs = append(f.Orgs, sandbox.FixtureOrg{ID: o.ID, Name: o.Label, APIKey: p.API, AppKey: p.App})
 	}
 	for i := range orgs {
 		for j := range perOrg {

@@ -1,9 +1,11 @@
 package orgapi
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
+	"github.com/orgsync/orgsync/pkg/keys"
 	"github.com/orgsync/orgsync/pkg/plan"
 	"github.com/orgsync/orgsync/pkg/sandbox"
 )
@@ -15,9 +17,11 @@ const SandboxURL = "http://127.0.0.1"
 
 // SandboxKeys gives every org of the in-process emulator its own key pair.
 // They are made-up values that unlock only the emulator.
-func SandboxKeys(o plan.SourceOrg) (string, string, error) {
-	id := strings.ToLower(o.ID)
-	return "sandbox-api-" + id, "sandbox-app-" + id, nil
+var SandboxKeys = keys.Func(func(_ context.Context, o keys.Org) (keys.Pair, error) { return sandboxPair(o.ID), nil })
+
+func sandboxPair(id string) keys.Pair {
+	id = strings.ToLower(id)
+	return keys.Pair{API: "sandbox-api-" + id, App: "sandbox-app-" + id}
 }
 
 // OpenSandbox starts the in-process emulator with its state kept in path,
@@ -32,8 +36,8 @@ func OpenSandbox(path string, sources []plan.SourceOrg, sinks []plan.OrgRef) (*s
 			continue
 		}
 		seen[id] = true
-		apiKey, appKey, _ := SandboxKeys(o)
-		f.Orgs = append(f.Orgs, sandbox.FixtureOrg{ID: id, Name: o.Label, APIKey: apiKey, AppKey: appKey})
+		p := sandboxPair(id)
+		f.Orgs = append(f.Orgs, sandbox.FixtureOrg{ID: id, Name: o.Label, APIKey: p.API, AppKey: p.App})
 	}
 	for _, s := range sinks {
 		id := strings.ToLower(s.ID)

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	keysource "github.com/orgsync/orgsync/pkg/keys"
 )
 
 // Defaults for the zero values of [Config].
@@ -492,14 +494,7 @@ func unwrapURLError(err error) error {
 // redact removes the keys from s: servers and proxies may echo headers.
 func (c *Client) redact(s string) string { return redactKeys(s, c.keys.api, c.keys.app) }
 
-func redactKeys(s string, keys ...string) string {
-	for _, k := range keys {
-		if k != "" {
-			s = strings.ReplaceAll(s, k, "[redacted]")
-		}
-	}
-	return s
-}
+func redactKeys(s string, ks ...string) string { return keysource.Redact(s, ks...) }
 
 // redactErr returns err, with its message redacted if it holds a key.
 func (c *Client) redactErr(err error) error {

@@ -22,6 +22,9 @@ type Error struct {
 	RateLimit  RateLimit
 	RetryAfter time.Duration // from Retry-After or X-RateLimit-Reset, 0 if none
 	Attempts   int
+	// Permission is, on a 403, the permission the endpoint needs (such as
+	// org_connections_write), which the keys' user or role lacks.
+	Permission string
 }
 
 // Error formats e as "METHOD URL: STATUS TEXT: server errors".
@@ -36,6 +39,9 @@ func (e *Error) Error() string {
 		b.WriteString(": " + strings.Join(e.Errors, "; "))
 	case e.Body != "":
 		b.WriteString(": " + e.Body)
+	}
+	if e.Permission != "" {
+		fmt.Fprintf(&b, "; the keys lack the %s permission", e.Permission)
 	}
 	if e.Attempts > 1 {
 		fmt.Fprintf(&b, " (after %d attempts)", e.Attempts)
@@ -112,6 +118,9 @@ const bodyPreviewLen = 200
 // characters there (a server or proxy may echo a request header back).
 func (c *Client) newError(method, display string, status int, h http.Header, body []byte, rl RateLimit, attempts int) *Error {
 	e := &Error{Method: method, URL: display, StatusCode: status, RateLimit: rl, Attempts: attempts}
+	if status == http.StatusForbidden {
+		e.Permission = permission(method, display)
+	}
 	for _, msg := range parseAPIErrors(body) {
 		e.Errors = append(e.Errors, escapeControl(c.redact(msg)))
 	}

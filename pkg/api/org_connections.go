@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 )
 
 // Wire types of the Org Connections API, as in Datadog's OpenAPI spec and
@@ -85,6 +86,18 @@ const defaultPageSize = 1000
 const maxListPages = 10_000
 
 const connectionsPath = "/api/v2/org_connections"
+
+// permission names the permission an endpoint needs (the spec's
+// x-permission), for the message of a 403; "" when not known.
+func permission(method, path string) string {
+	if path != connectionsPath && !strings.HasPrefix(path, connectionsPath+"/") && !strings.HasPrefix(path, connectionsPath+"?") {
+		return ""
+	}
+	if method == http.MethodGet {
+		return "org_connections_read"
+	}
+	return "org_connections_write"
+}
 
 type connectionResponse struct {
 	Data *Connection `json:"data"`

@@ -416,7 +416,7 @@ func TestListConnectionsError(t *testing.T) {
 	got, err := c.ListConnections(t.Context(), api.ListOptions{PageSize: 2})
 	assert.Nil(t, got, "no partial list")
 	assert.True(t, api.IsForbidden(err))
-	assert.EqualError(t, err, "GET /api/v2/org_connections?limit=2&offset=2: 403 Forbidden: Forbidden")
+	assert.EqualError(t, err, "GET /api/v2/org_connections?limit=2&offset=2: 403 Forbidden: Forbidden; the keys lack the org_connections_read permission")
 }
 
 func readAll(r *http.Request) string {
@@ -428,5 +428,48 @@ func readAll(r *http.Request) string {
 		if err != nil {
 			return b.String()
 		}
+	}
+}
+
+// TestForbiddenNamesThePermission checks that a 403 on each endpoint says
+// which permission the keys lack, as the spec's x-permission names it, and
+// that other statuses and endpoints say nothing of permissions.
+func TestForbiddenNamesThePermission(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		status int
+		call   func(c *api.Client) error
+		want   string
+	}{
+		{"list", 403, func(c *api.Client) error { _, err := c.ListConnections(t.Context(), api.ListOptions{}); return err },
+			"GET /api/v2/org_connections?limit=1000&offset=0: 403 Forbidden: Forbidden; the keys lack the org_connections_read permission"},
+		{"create", 403, func(c *api.Client) error {
+			_, err := c.CreateConnection(t.Context(), sinkOrg, []string{"logs"})
+			return err
+		},
+			"POST /api/v2/org_connections: 403 Forbidden: Forbidden; the keys lack the org_connections_write permission"},
+		{"update", 403, func(c *api.Client) error {
+			_, err := c.UpdateConnection(t.Context(), connID, []string{"logs"})
+			return err
+		},
+			"PATCH /api/v2/org_connections/" + connID + ": 403 Forbidden: Forbidden; the keys lack the org_connections_write permission"},
+		{"delete", 403, func(c *api.Client) error { return c.DeleteConnection(t.Context(), connID) },
+			"DELETE /api/v2/org_connections/" + connID + ": 403 Forbidden: Forbidden; the keys lack the org_connections_write permission"},
+		{"current user", 403, func(c *api.Client) error { _, err := c.CurrentOrg(t.Context()); return err },
+			"GET /api/v2/current_user: 403 Forbidden: Forbidden"},
+		{"401 on create", 401, func(c *api.Client) error {
+			_, err := c.CreateConnection(t.Context(), sinkOrg, []string{"logs"})
+			return err
+		},
+			"POST /api/v2/org_connections: 401 Unauthorized: Forbidden"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, mux := newTestClient(t)
+			mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, tt.status, `{"errors":["Forbidden"]}`) })
+			assert.EqualError(t, tt.call(c), tt.want)
+		})
 	}
 }

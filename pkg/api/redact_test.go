@@ -149,3 +149,21 @@ func TestNoKeyInAnyError(t *testing.T) {
 		})
 	}
 }
+
+// TestShortKeysDoNotMangleText checks that a key too short to be a real
+// one is not hidden inside ordinary words: with a one-letter key, a 401
+// used to read "Un[redacted]uthorized".
+func TestShortKeysDoNotMangleText(t *testing.T) {
+	t.Parallel()
+	for _, key := range []string{"a", "o", "Forbid"} {
+		t.Run(key, func(t *testing.T) {
+			t.Parallel()
+			c, mux := newTestClient(t, func(cfg *api.Config) { cfg.APIKey, cfg.AppKey = key, key+"2" })
+			mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+				writeJSON(w, 401, `{"errors":["Unauthorized: a key was refused"]}`)
+			})
+			_, err := c.ListConnections(t.Context(), api.ListOptions{})
+			assert.EqualError(t, err, "GET /api/v2/org_connections?limit=1000&offset=0: 401 Unauthorized: Unauthorized: a key was refused")
+		})
+	}
+}

@@ -92,7 +92,27 @@ type SourceOrg struct {
 	Site      string `json:"site"`
 	APIKeyEnv string `json:"api_key_env"`
 	AppKeyEnv string `json:"app_key_env"`
+	// KeySource is where the plan found the org's keys, one of the
+	// KeysFrom values ("" in a plan that does not say).
+	KeySource string `json:"key_source,omitempty"`
 	Prune     bool   `json:"prune"`
+}
+
+// Where a plan found its keys. It is a record for whoever applies the
+// plan: `apply PLAN.json` finds keys as its own command line says, and
+// with env vars, it reads those that the plan names.
+const (
+	KeysFromEnv     = "env"          // the env vars api_key_env and app_key_env
+	KeysFromFile    = "keys_file"    // --keys-file or ORGSYNC_KEYS_FILE
+	KeysFromCommand = "keys_command" // --keys-command or ORGSYNC_KEYS_COMMAND
+	KeysFromSandbox = "sandbox"      // the embedded emulator's own keys
+)
+
+// SetKeySource records in every org of p where the run found its keys.
+func (p *Plan) SetKeySource(kind string) {
+	for i := range p.Orgs {
+		p.Orgs[i].KeySource = kind
+	}
 }
 
 // MarshalJSON writes an unknown label as null rather than "" so that

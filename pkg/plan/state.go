@@ -117,8 +117,7 @@ func readOrg(ctx context.Context, r Reader, org manifest.Org) ([]LiveConnection,
 	}
 	if !strings.EqualFold(owner.OrgID, org.ID) {
 		abandon()
-		return nil, User{}, fmt.Errorf("%w: the keys in $%s/$%s are for org %s, not the declared id %s",
-			ErrWrongOrg, org.APIKeyEnv, org.AppKeyEnv, owner.OrgID, org.ID)
+		return nil, User{}, fmt.Errorf("%w: the org's keys are for org %s, not the declared id %s", ErrWrongOrg, owner.OrgID, org.ID)
 	}
 	l := <-lc
 	cancel()

@@ -81,7 +81,7 @@ func TestReadState(t *testing.T) {
 	}
 	require.NotNil(t, wrong)
 	assert.ErrorIs(t, wrong, ErrWrongOrg)
-	assert.Equal(t, "org team-b: keys belong to another org: the keys in $B_API/$B_APP are for org "+idHub+", not the declared id "+idTeamB, wrong.Error())
+	assert.Equal(t, "org team-b: keys belong to another org: the org's keys are for org "+idHub+", not the declared id "+idTeamB, wrong.Error())
 	require.NotNil(t, failed)
 	assert.Contains(t, failed.Error(), "org team-c: list connections: 403 Forbidden")
 	assert.LessOrEqual(t, r.maxSeen, 2, "at most parallelism orgs at a time")
