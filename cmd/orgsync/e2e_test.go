@@ -360,7 +360,10 @@ func TestE2EKeysNeverLeak(t *testing.T) {
 		readOnly bool                            // the fixture gives the orgs read permission only
 		wrapper  func(http.Handler) http.Handler // in front of the sandbox
 		wrongEnv bool                            // the env vars hold other keys than the fixture
-		steps    []step
+		// keys, when set, gives the keys through a keys file or command
+		// instead of the env vars: it returns the env that names it.
+		keys  func(t *testing.T, w *e2eWorld) map[string]string
+		steps []step
 	}{
 		{name: "plan saved and applied, verbose", steps: []step{
 			{args: []string{"plan", "-v", "--json", "--out", "plan.json"}, wantCode: 0, check: func(t *testing.T, r cliResult, _ string) {
@@ -400,6 +403,51 @@ func TestE2EKeysNeverLeak(t *testing.T) {
 				assert.Contains(t, rep.Results[0].Error, "DD-API-KEY=[redacted]", "the echo reached the report, redacted")
 			}},
 		}},
+		{name: "keys file, plan saved and applied, verbose", keys: func(t *testing.T, w *e2eWorld) map[string]string {
+			return map[string]string{"ORGSYNC_KEYS_FILE": w.writeKeysFile(t, "keys.json", true)}
+		}, steps: []step{
+			{args: []string{"plan", "-v", "--json", "--out", "plan.json"}, wantCode: 0},
+			{args: []string{"apply", "plan.json", "-v", "--report", "report.json"}, savedPlan: true, wantCode: 0, check: func(t *testing.T, _ cliResult, dir string) {
+				assert.Equal(t, 4, reportOf(t, dir).Summary.Created)
+			}},
+		}},
+		{name: "keys file with a newline after a key", keys: func(t *testing.T, w *e2eWorld) map[string]string {
+			path := w.writeKeysFile(t, "keys.yaml", false)
+			b, err := os.ReadFile(path)
+			require.NoError(t, err)
+			srcs := w.sourceKeys()
+			require.NoError(t, os.WriteFile(path, []byte(strings.Replace(string(b), srcs[1].AppKey, `"`+srcs[1].AppKey+`\n"`, 1)), 0o600))
+			return map[string]string{"ORGSYNC_KEYS_FILE": path}
+		}, steps: []step{
+			{args: []string{"plan", "-v"}, wantCode: 1, check: func(t *testing.T, r cliResult, _ string) {
+				assert.Contains(t, r.stderr, "app_key ends with whitespace")
+			}},
+			{args: []string{"apply", "--auto-approve", "-v", "--output", "json", "--report", "report.json"}, wantCode: 1, check: func(t *testing.T, _ cliResult, dir string) {
+				assert.Equal(t, 1, reportOf(t, dir).Summary.Failed)
+			}},
+		}},
+		{name: "keys command repeating the keys on stderr", keys: func(t *testing.T, w *e2eWorld) map[string]string {
+			cmd, _ := w.writeKeysCommand(t, map[string]string{"src-0": "KEYS | tee /dev/stderr", "src-1": "KEYS | tee /dev/stderr"})
+			return map[string]string{"ORGSYNC_KEYS_COMMAND": cmd}
+		}, steps: []step{
+			{args: []string{"apply", "--auto-approve", "-v", "--output", "json", "--report", "report.json"}, wantCode: 0, check: func(t *testing.T, r cliResult, _ string) {
+				assert.Contains(t, r.stderr, `orgsync: keys command (src-0): {"api_key": "[redacted]", "app_key": "[redacted]"}`)
+			}},
+			{args: []string{"plan", "-v", "--out", "plan.json"}, wantCode: 0},
+		}},
+		{name: "keys command failing after printing the keys", keys: func(t *testing.T, w *e2eWorld) map[string]string {
+			cmd, _ := w.writeKeysCommand(t, map[string]string{"src-0": "KEYS; KEYS >&2; exit 4"})
+			return map[string]string{"ORGSYNC_KEYS_COMMAND": cmd}
+		}, steps: []step{
+			{args: []string{"plan", "-v", "--json"}, wantCode: 1, check: func(t *testing.T, r cliResult, _ string) {
+				assert.Contains(t, r.stderr, "org src-0: check keys: keys command: exit status 4")
+			}},
+			{args: []string{"apply", "--auto-approve", "-v", "--output", "json", "--report", "report.json"}, wantCode: 1, check: func(t *testing.T, _ cliResult, dir string) {
+				rep := reportOf(t, dir)
+				assert.Equal(t, 1, rep.Summary.Failed)
+				assert.Equal(t, 2, rep.Summary.Created)
+			}},
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -411,6 +459,9 @@ func TestE2EKeysNeverLeak(t *testing.T) {
 				}
 			}
 			env := w.env
+			if tt.keys != nil {
+				env = tt.keys(t, w)
+			}
 			if tt.wrongEnv {
 				env = map[string]string{}
 				for k, v := range w.env {
