@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -144,14 +145,20 @@ func TestCommandRunsAtBoundedConcurrency(t *testing.T) {
 
 func TestCommandStopsWithItsContext(t *testing.T) {
 	t.Parallel()
+	// The command says it has started through a fifo, so that the test
+	// cancels a running command, not one waiting for its turn.
+	fifo := filepath.Join(t.TempDir(), "started")
+	require.NoError(t, syscall.Mkfifo(fifo, 0o600))
 	ctx, cancel := context.WithCancel(t.Context())
-	src := keys.NewCommand("sleep 60", keys.CommandOptions{Env: testEnv()})
+	src := keys.NewCommand("echo started > "+fifo+"; sleep 60", keys.CommandOptions{Env: testEnv()})
 	done := make(chan error)
 	go func() {
 		_, err := src.Keys(ctx, teamA)
 		done <- err
 	}()
+	b, err := os.ReadFile(fifo)
+	require.NoError(t, err)
+	require.Equal(t, "started\n", string(b))
 	cancel()
-	err := <-done
-	assert.EqualError(t, err, "keys command: interrupted: context canceled")
+	assert.EqualError(t, <-done, "keys command: interrupted: context canceled")
 }
