@@ -9,11 +9,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/orgsync/orgsync/internal/orgapi"
 	"github.com/orgsync/orgsync/pkg/apply"
 	"github.com/orgsync/orgsync/pkg/plan"
 )
@@ -32,7 +32,8 @@ func parseApplyArgs(args []string, s streams) (applyArgs, error) {
 	fs := flag.NewFlagSet("apply", flag.ContinueOnError)
 	fs.SetOutput(s.stderr)
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "Usage: orgsync apply -f PATH... [flags]\n       orgsync apply PLAN.json [flags]\n\nMakes live org connections match the manifest, or applies exactly a saved plan.\n\n")
+		fmt.Fprint(fs.Output(), "Usage: orgsync apply -f PATH... [flags]\n       orgsync apply PLAN.json -f PATH... [flags]\n       orgsync apply PLAN.json [flags]\n\n"+
+			"Makes live org connections match the manifest, or applies exactly a saved plan:\nwith -f, only if the manifests give that very plan against live state now.\n\n")
 		fs.PrintDefaults()
 	}
 	a.target.register(fs)
@@ -40,19 +41,31 @@ func parseApplyArgs(args []string, s streams) (applyArgs, error) {
 	fs.BoolVar(&a.autoApprove, "auto-approve", false, "apply without asking")
 	fs.StringVar(&a.report, "report", "orgsync-report.json", "write the JSON report to `FILE`")
 	fs.StringVar(&a.output, "output", "text", "stdout format: text, or json (one JSON object per finished change)")
-	fs.IntVar(&a.maxDeletes, "max-deletes", 10, "refuse to apply a plan that deletes more than `N` connections")
+	fs.StringVar(&a.planFile, "plan", "", "apply the saved plan `FILE` (also given as an argument ending in .json)")
+	fs.IntVar(&a.maxDeletes, "max-deletes", defaultMaxDeletes, "refuse to apply a plan that deletes more than `N` connections")
 	rest, err := parseInterleaved(fs, args)
 	if err != nil {
 		return a, usageError(err)
 	}
 	switch {
 	case len(a.target.files) > 0:
-		a.target.files = append(a.target.files, rest...)
-	case len(rest) == 1:
+		for _, r := range rest {
+			switch {
+			case !isPlanPath(r):
+				a.target.files = append(a.target.files, r)
+			case a.planFile != "":
+				return a, fmt.Errorf("apply takes one saved plan, got %s and %s", a.planFile, r)
+			default:
+				a.planFile = r
+			}
+		}
+	case len(rest) == 1 && a.planFile == "":
 		a.planFile = rest[0]
+	case len(rest) > 0 && a.planFile != "":
+		return a, fmt.Errorf("apply takes one saved plan, got --plan %s and %s (use -f for manifests)", a.planFile, rest[0])
 	case len(rest) > 1:
 		return a, fmt.Errorf("apply takes one saved plan, got %d arguments (use -f for manifests)", len(rest))
-	default:
+	case a.planFile == "":
 		return a, withHint(errors.New("nothing to apply"), "give manifests with -f, or a saved plan file")
 	}
 	if a.planFile != "" && (len(a.target.orgs) > 0 || a.target.shard.count > 0) {
@@ -136,47 +149,35 @@ func (ap *applier) fromManifest(ctx context.Context) error {
 
 func (ap *applier) fromSavedPlan(ctx context.Context) error {
 	tf := &ap.args.target
-	f, err := os.Open(ap.args.planFile)
+	p, err := readSavedPlan(ap.args.planFile)
 	if err != nil {
 		return err
 	}
-	p, err := plan.ReadJSON(f)
-	f.Close()
-	if err != nil {
-		return fmt.Errorf("%s: %w", ap.args.planFile, err)
-	}
-	var sinks []plan.OrgRef
-	for _, c := range p.Changes {
-		sinks = append(sinks, c.SinkOrg)
-	}
-	conn, err := connect(tf, ap.s, p.Orgs, sinks, ctx.Done())
-	if err != nil {
-		return err
-	}
-	defer conn.closeOrWarn(ap.s)
-	noteKeySource(ap.s, p, conn.keySource)
 	if err := checkMaxDeletes(p, ap.args.maxDeletes); err != nil {
 		return ap.refuse(p, err)
 	}
-	st, orgErrs := readState(ctx, conn, planOrgs(p), tf, ap.s)
+	src, err := savedPlanSource(tf, ap.s, p)
+	if err != nil {
+		return ap.refuse(p, err)
+	}
+	conn, err := connect(tf, ap.s, orgapi.FromManifest(src.orgs), src.sinks, ctx.Done())
+	if err != nil {
+		return ap.refuse(p, err)
+	}
+	defer conn.closeOrWarn(ap.s)
+	noteKeySource(ap.s, p, conn.keySource)
+	st, orgErrs := readState(ctx, conn, src.orgs, tf, ap.s)
 	if len(orgErrs) > 0 {
 		return ap.refuse(p, fmt.Errorf("cannot check that the plan is still current:\n%w", orgErrorsErr(orgErrs)))
 	}
-	var stale []string
-	for _, o := range p.Orgs {
-		if plan.Fingerprint(st.Orgs[o.Label]) != p.LiveState[o.Label] {
-			stale = append(stale, o.Label)
-		}
+	verified, err := src.verify(p, st)
+	if err != nil {
+		return ap.refuse(p, err)
 	}
-	if len(stale) > 0 {
-		return ap.refuse(p, withHint(
-			fmt.Errorf("the saved plan is stale: live connections of %s changed since it was made; nothing was applied", strings.Join(stale, ", ")),
-			"run orgsync plan again and review the new plan"))
-	}
-	if err := ap.showPlan(p, nil); err != nil {
+	if err := ap.showPlan(verified, nil); err != nil {
 		return err
 	}
-	return ap.run(ctx, conn, p, nil)
+	return ap.run(ctx, conn, verified, nil)
 }
 
 // showPlan prints the plan for the person running apply; unread are the

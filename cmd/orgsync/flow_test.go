@@ -129,7 +129,7 @@ func TestSavedPlan(t *testing.T) {
 
 	r := runCLI(t, nil, "plan", "--sandbox", state, "-f", m, "--out", planFile)
 	require.Equal(t, 0, r.code, r.stderr)
-	assert.Contains(t, r.stderr, "saved the plan to "+planFile+"; apply it with \"orgsync apply "+planFile+" --sandbox "+state+"\"")
+	assert.Contains(t, r.stderr, "saved the plan to "+planFile+"; apply it with \"orgsync apply "+planFile+" -f "+m+" --sandbox "+state+"\"")
 
 	// The plan file validates against the published schema and holds no key.
 	validateAgainstSchema(t, "plan.schema.json", mustRead(t, planFile))
@@ -137,6 +137,7 @@ func TestSavedPlan(t *testing.T) {
 	r = runCLI(t, nil, "apply", planFile, "--sandbox", state, "--report", report)
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Equal(t, apply.Summary{Created: 2}, readReport(t, report).Summary)
+	assert.Contains(t, r.stderr, "orgsync: warning: the saved plan's origin was not verified: without -f", "without -f, apply says what it could not check")
 
 	r = runCLI(t, nil, "apply", planFile, "--sandbox", state, "--report", report)
 	assert.Equal(t, 1, r.code)

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/orgsync/orgsync/internal/atomicfile"
 	"github.com/orgsync/orgsync/pkg/plan"
@@ -32,7 +34,7 @@ func parsePlanArgs(args []string, s streams) (planArgs, error) {
 	fs.StringVar(&a.out, "out", "", "save the plan to `FILE` for a later \"orgsync apply FILE\"")
 	fs.BoolVar(&a.json, "json", false, "print the plan as JSON")
 	fs.BoolVar(&a.detailedExitcode, "detailed-exitcode", false, "exit 2 when changes are pending, 0 when none")
-	fs.IntVar(&a.maxDeletes, "max-deletes", 10, "refuse a plan that deletes more than `N` connections")
+	fs.IntVar(&a.maxDeletes, "max-deletes", defaultMaxDeletes, "refuse a plan that deletes more than `N` connections")
 	rest, err := parseInterleaved(fs, args)
 	if err != nil {
 		return a, usageError(err)
@@ -82,12 +84,36 @@ func runPlan(ctx context.Context, args []string, s streams) error {
 		if err := atomicfile.Write(a.out, b.Bytes()); err != nil {
 			return err
 		}
-		fmt.Fprintf(s.stderr, "orgsync: saved the plan to %s; apply it with \"orgsync apply %s%s\"\n", a.out, a.out, a.target.endpointFlags())
+		fmt.Fprintf(s.stderr, "orgsync: saved the plan to %s; apply it with \"%s\"\n", a.out, a.applyCommand(p))
 	}
 	if a.detailedExitcode && p.Summary.Pending() > 0 {
 		return &exitError{code: 2}
 	}
 	return nil
+}
+
+// defaultMaxDeletes is the default of --max-deletes.
+const defaultMaxDeletes = 10
+
+// applyCommand is the command that applies the plan p saved to --out: it
+// repeats every flag the apply needs to take the same decisions (the
+// manifests, so that the plan is verified against them; a raised
+// --max-deletes; --require-service-account; the endpoint).
+func (a *planArgs) applyCommand(p *plan.Plan) string {
+	args := []string{"orgsync", "apply", a.out}
+	for _, f := range a.target.files {
+		args = append(args, "-f", f)
+	}
+	if p.Summary.Delete > defaultMaxDeletes {
+		args = append(args, "--max-deletes", strconv.Itoa(a.maxDeletes))
+	}
+	if a.target.requireServiceAccount {
+		args = append(args, "--require-service-account")
+	}
+	for i, arg := range args {
+		args[i] = shellQuote(arg)
+	}
+	return strings.Join(args, " ") + a.target.endpointFlags()
 }
 
 // checkMaxDeletes refuses a plan that deletes more than max connections.

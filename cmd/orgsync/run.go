@@ -16,7 +16,7 @@ Usage:
   orgsync validate -f PATH...                       check manifests, no network
   orgsync plan     -f PATH... [--out PLAN.json] [--json] [--detailed-exitcode] [--max-deletes N]
   orgsync apply    -f PATH... [--auto-approve] [--report FILE] [--output text|json] [--max-deletes N]
-  orgsync apply    PLAN.json  [--report FILE]       apply exactly a saved plan
+  orgsync apply    PLAN.json  -f PATH... [--report FILE]   apply a saved plan if the manifests give exactly it
   orgsync export   -f PATH... [--org LABEL...]      live state -> manifest YAML
   orgsync sandbox  serve --listen ADDR --fixture FILE [--state FILE]
   orgsync report   merge [-o FILE] REPORT.json...   join the reports of sharded runs

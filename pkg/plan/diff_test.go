@@ -253,6 +253,19 @@ func TestReadJSONRejects(t *testing.T) {
 			wantErr: "change 1: update needs a connection_id"},
 		{name: "missing fingerprint", edit: func(m map[string]any) { delete(m["live_state"].(map[string]any), "team-a") },
 			wantErr: "org team-a has no live_state fingerprint"},
+		{name: "types outside the enum", edit: func(m map[string]any) { change(m, 0)["after"] = []any{"logs", "bogus"} },
+			wantErr: "at /changes/0/after"},
+		{name: "types in the wrong case", edit: func(m map[string]any) { change(m, 1)["after"] = []any{"Logs"} },
+			wantErr: "at /changes/1/after"},
+		{name: "sink id swapped under its label", edit: func(m map[string]any) {
+			change(m, 1)["sink_org"].(map[string]any)["id"] = idOther // update team-a -> hub
+		}, wantErr: "change 3: org hub has id " + idHub + ", but elsewhere in the plan " + idOther},
+		{name: "a label moved to another id", edit: func(m map[string]any) {
+			change(m, 2)["sink_org"].(map[string]any)["label"] = "hub" // delete team-c -> team-a
+		}, wantErr: "change 2: org hub has id " + idTeamA},
+		{name: "a site that is not Datadog's", edit: func(m map[string]any) {
+			m["orgs"].([]any)[0].(map[string]any)["site"] = "https://collector.example.net"
+		}, wantErr: `site "https://collector.example.net" is not a Datadog site`},
 		{name: "a change twice", edit: func(m map[string]any) {
 			m["changes"] = append(m["changes"].([]any), change(m, 0))
 			summary(m)["create"] = 2.0

@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 
 	"github.com/santhosh-tekuri/jsonschema/v5"
 
+	"github.com/orgsync/orgsync/pkg/site"
 	"github.com/orgsync/orgsync/schemas"
 )
 
@@ -35,9 +37,11 @@ var planSchema = sync.OnceValues(func() (*jsonschema.Schema, error) {
 })
 
 // ReadJSON reads a saved plan and checks that it can be applied as it is:
-// it must match schemas/plan.schema.json and hold together (every change's
-// org among the plan's orgs with the same id, deletes only on orgs with
-// prune, each pair once, a summary that counts the changes). A plan file is
+// it must match schemas/plan.schema.json (types to set from the API's enum)
+// and hold together (every change's org among the plan's orgs with the same
+// id, one id per label and one label per id, Datadog sites only, deletes
+// only on orgs with prune, each pair once, a summary that counts the
+// changes). A plan file is
 // an artifact that travels through CI: a hand edit or a corrupted copy must
 // not get round the manifest's guards.
 func ReadJSON(r io.Reader) (*Plan, error) {
@@ -116,8 +120,27 @@ func compactStrings(s []string) []string {
 }
 
 // check verifies what the schema cannot: that the plan holds together.
+// Without the manifests that is all that can be known of a saved plan: a
+// consistent edit passes, which is why apply says so unless given -f.
 func (p *Plan) check() error {
 	orgs := make(map[string]SourceOrg, len(p.Orgs))
+	// idOf and labelOf tie labels and ids together across the whole plan,
+	// so that a sink id swapped under a label used elsewhere shows.
+	idOf, labelOf := make(map[string]string), make(map[string]string)
+	tie := func(what string, r OrgRef) error {
+		if r.Label == "" {
+			return nil
+		}
+		id := strings.ToLower(r.ID)
+		if prev, ok := idOf[r.Label]; ok && prev != id {
+			return fmt.Errorf("%s: org %s has id %s, but elsewhere in the plan %s", what, r.Label, r.ID, prev)
+		}
+		if prev, ok := labelOf[id]; ok && prev != r.Label {
+			return fmt.Errorf("%s: org id %s is labelled %s, but elsewhere in the plan %s", what, r.ID, r.Label, prev)
+		}
+		idOf[r.Label], labelOf[id] = id, r.Label
+		return nil
+	}
 	for _, o := range p.Orgs {
 		if _, dup := orgs[o.Label]; dup {
 			return fmt.Errorf("org %s is listed twice", o.Label)
@@ -125,10 +148,19 @@ func (p *Plan) check() error {
 		if _, ok := p.LiveState[o.Label]; !ok {
 			return fmt.Errorf("org %s has no live_state fingerprint", o.Label)
 		}
+		if !slices.Contains(site.Names, o.Site) {
+			return fmt.Errorf("org %s: site %q is not a Datadog site", o.Label, o.Site)
+		}
+		if err := tie("orgs", OrgRef{Label: o.Label, ID: o.ID}); err != nil {
+			return err
+		}
 		orgs[o.Label] = o
 	}
 	pairs := make(map[string]int)
 	for i, c := range p.Changes {
+		if err := tie(fmt.Sprintf("change %d", i), c.SinkOrg); err != nil {
+			return err
+		}
 		o, ok := orgs[c.SourceOrg.Label]
 		switch {
 		case !ok:
