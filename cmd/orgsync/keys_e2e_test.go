@@ -151,7 +151,7 @@ func TestE2EKeySources(t *testing.T) {
 				assert.Equal(t, tt.kind, o.KeySource, "the plan records where %s's keys came from", o.Label)
 			}
 			if len(keyArgs) > 0 {
-				assert.Contains(t, r.stderr, "apply it with \"orgsync apply plan.json --api-url "+ts.URL+" "+keyArgs[0]+" ")
+				assert.Contains(t, r.stderr, "apply it with \"orgsync apply plan.json -f "+w.manifest+" --api-url "+ts.URL+" "+keyArgs[0]+" ")
 			}
 			r = runOrgsync(t, w.dir, env, append([]string{"apply", "plan.json", "--api-url", ts.URL, "--report", "report.json"}, keyArgs...)...)
 			require.Equal(t, 0, r.code, r.stderr)
