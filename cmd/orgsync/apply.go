@@ -13,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/orgsync/orgsync/internal/orgapi"
 	"github.com/orgsync/orgsync/pkg/apply"
 	"github.com/orgsync/orgsync/pkg/plan"
 )
@@ -160,13 +159,12 @@ func (ap *applier) fromSavedPlan(ctx context.Context) error {
 	if err != nil {
 		return ap.refuse(p, err)
 	}
-	conn, err := connect(tf, ap.s, orgapi.FromManifest(src.orgs), src.sinks, ctx.Done())
+	conn, st, orgErrs, err := openOrgs(ctx, tf, ap.s, src.orgs, src.sinks, ctx.Done())
 	if err != nil {
 		return ap.refuse(p, err)
 	}
 	defer conn.closeOrWarn(ap.s)
 	noteKeySource(ap.s, p, conn.keySource)
-	st, orgErrs := readState(ctx, conn, src.orgs, tf, ap.s)
 	if len(orgErrs) > 0 {
 		return ap.refuse(p, fmt.Errorf("cannot check that the plan is still current:\n%w", orgErrorsErr(orgErrs)))
 	}
@@ -204,7 +202,8 @@ func (ap *applier) approve() error {
 // refuse writes a report in which every pending change was skipped, then
 // fails with err: a report is written whatever happens.
 func (ap *applier) refuse(p *plan.Plan, err error) error {
-	rep := &apply.Report{FormatVersion: apply.FormatVersion, StartedAt: ap.started.UTC(), FinishedAt: time.Now().UTC(), Results: []apply.Result{}}
+	rep := &apply.Report{FormatVersion: apply.FormatVersion, Status: apply.StatusRefused, Reason: reasonOf(err), Shard: ap.shard(),
+		StartedAt: ap.started.UTC(), FinishedAt: time.Now().UTC(), Results: []apply.Result{}}
 	for _, c := range p.Changes {
 		res := apply.Result{Action: c.Action, Outcome: apply.Skipped, SourceOrg: c.SourceOrg, SinkOrg: c.SinkOrg,
 			ConnectionID: c.ConnectionID, ConnectionTypes: c.After, Error: "not started: " + err.Error()}
@@ -224,6 +223,19 @@ func (ap *applier) refuse(p *plan.Plan, err error) error {
 		return errors.Join(err, werr)
 	}
 	return err
+}
+
+// reasonOf is the report's reason for a refusal: the error on one line.
+func reasonOf(err error) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
+}
+
+// shard is the --shard of the run, for the report.
+func (ap *applier) shard() *apply.Shard {
+	if sh := ap.args.target.shard; sh.count > 0 {
+		return &apply.Shard{Index: sh.index, Count: sh.count}
+	}
+	return nil
 }
 
 // run applies p, streaming results, and writes the report.
@@ -247,9 +259,13 @@ func (ap *applier) run(ctx context.Context, conn *connection, p *plan.Plan, orgE
 		},
 	})
 	prog.stop()
+	rep.Shard = ap.shard()
+	if ctx.Err() != nil {
+		rep.Status = apply.StatusInterrupted // even if nothing was left to skip
+	}
 	ap.reported = true
 	werr := rep.WriteFile(ap.args.report)
-	printSummary(ap.human, ap.s.stderr, rep, ctx.Err() != nil)
+	printSummary(ap.human, ap.s.stderr, rep)
 	if err := appendStepSummary(ap.s, func(b *bytes.Buffer) { apply.RenderMarkdown(b, rep) }); err != nil {
 		fmt.Fprintf(ap.s.stderr, "orgsync: warning: %v\n", err)
 	}
@@ -257,22 +273,23 @@ func (ap *applier) run(ctx context.Context, conn *connection, p *plan.Plan, orgE
 		return werr
 	}
 	fmt.Fprintf(ap.s.stderr, "orgsync: wrote the report to %s\n", ap.args.report)
-	if ctx.Err() != nil {
+	switch rep.Status {
+	case apply.StatusInterrupted:
 		return &exitError{code: 1, err: errors.New("interrupted: changes in flight finished, the rest were skipped; run apply again to finish")}
+	case apply.StatusComplete:
+		return nil
 	}
-	if !rep.OK() {
-		return errSilent
-	}
-	return nil
+	return errSilent
 }
 
 // printSummary prints the outcome counts, and every failure with its error.
-func printSummary(out, errw io.Writer, rep *apply.Report, interrupted bool) {
+func printSummary(out, errw io.Writer, rep *apply.Report) {
 	s := rep.Summary
 	head := "Apply complete:"
-	if interrupted {
+	switch rep.Status {
+	case apply.StatusInterrupted:
 		head = "Apply interrupted:"
-	} else if !rep.OK() {
+	case apply.StatusFailed:
 		head = "Apply finished with failures:"
 	}
 	fmt.Fprintf(out, "\n%s %d created, %d updated, %d deleted, %d already present, %d unchanged, %d failed, %d skipped.\n",

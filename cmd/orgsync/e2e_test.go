@@ -286,6 +286,7 @@ func TestE2EInterruptedRunReports(t *testing.T) {
 	assert.Contains(t, o.stderr.String(), "orgsync: error: interrupted")
 	assert.Contains(t, o.stdout.String(), "Apply interrupted:")
 	rep := readReport(t, report)
+	assert.Equal(t, apply.StatusInterrupted, rep.Status)
 	s := rep.Summary
 	assert.Positive(t, s.Created)
 	assert.Positive(t, s.Skipped)

@@ -227,7 +227,10 @@ func TestShardedRunsMergeToOneRun(t *testing.T) {
 		rep := filepath.Join(dir, "shard"+string(rune('0'+i))+".json")
 		r := runCLI(t, nil, "apply", "--sandbox", state, "-f", m, "--auto-approve", "--shard", string(rune('0'+i))+"/4", "--report", rep)
 		require.Equal(t, 0, r.code, r.stderr)
-		assert.InDelta(t, orgs/4, readReport(t, rep).Summary.Created, orgs/10, "a shard takes about a quarter")
+		shardRep := readReport(t, rep)
+		assert.InDelta(t, orgs/4, shardRep.Summary.Created, orgs/10, "a shard takes about a quarter")
+		assert.Equal(t, &apply.Shard{Index: i, Count: 4}, shardRep.Shard)
+		assert.Equal(t, apply.StatusComplete, shardRep.Status)
 		args = append(args, rep)
 	}
 	merged := filepath.Join(dir, "merged.json")
@@ -236,6 +239,8 @@ func TestShardedRunsMergeToOneRun(t *testing.T) {
 
 	want, got := readReport(t, single), readReport(t, merged)
 	assert.Equal(t, want.Summary, got.Summary)
+	assert.Equal(t, apply.StatusComplete, got.Status)
+	assert.Nil(t, got.Shard, "the merged report covers every shard")
 	require.Len(t, got.Results, len(want.Results))
 	for i := range want.Results {
 		w, g := want.Results[i], got.Results[i]
@@ -313,11 +318,15 @@ func TestApplyAlwaysWritesAReport(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name, manifest, wantErr string
-		wantFailed              []string // orgs with a failed verify result
+		wantStatus              apply.Status
+		wantReason              string
+		wantSummary             apply.Summary
+		wantVerify              []string // source orgs with a failed verify result
 	}{
-		{name: "invalid manifest", manifest: "version: 2\n", wantErr: "the manifest is invalid"},
+		{name: "invalid manifest", manifest: "version: 2\n", wantErr: "the manifest is invalid",
+			wantStatus: apply.StatusRefused, wantReason: "the manifest is invalid: 2 problems"},
 		{name: "missing keys", manifest: hubManifest, wantErr: "org team-a: check keys: $A_API and $A_APP: not set",
-			wantFailed: []string{"team-a", "team-b"}},
+			wantStatus: apply.StatusFailed, wantSummary: apply.Summary{Failed: 2}, wantVerify: []string{"team-a", "team-b"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -328,14 +337,18 @@ func TestApplyAlwaysWritesAReport(t *testing.T) {
 			r := runCLI(t, nil, "apply", "-f", m, "--auto-approve", "--report", report)
 			assert.Equal(t, 1, r.code)
 			assert.Contains(t, r.stderr, tt.wantErr)
+			validateAgainstSchema(t, "report.schema.json", mustRead(t, report))
 			rep := readReport(t, report)
-			var failed []string
+			assert.Equal(t, tt.wantStatus, rep.Status)
+			assert.Equal(t, tt.wantReason, rep.Reason)
+			assert.Equal(t, tt.wantSummary, rep.Summary)
+			var verify []string
 			for _, res := range rep.Results {
-				assert.Equal(t, apply.ActionVerify, res.Action)
-				failed = append(failed, res.SourceOrg.Label)
+				if res.Action == apply.ActionVerify && res.Outcome == apply.Failed {
+					verify = append(verify, res.SourceOrg.Label)
+				}
 			}
-			assert.Equal(t, tt.wantFailed, failed)
-			assert.Equal(t, apply.Summary{Failed: len(tt.wantFailed)}, rep.Summary)
+			assert.Equal(t, tt.wantVerify, verify)
 		})
 	}
 }

@@ -79,14 +79,15 @@ func (c *connection) closeOrWarn(s streams) {
 // connect makes the clients for orgs, on the real sites, on --api-url, or on
 // the in-process emulator with --sandbox; sinks are the other orgs that the
 // emulator must know. stop, when closed, lets requests on the wire finish
-// but starts no new attempt.
-func connect(tf *targetFlags, s streams, orgs []plan.SourceOrg, sinks []plan.OrgRef, stop <-chan struct{}) (*connection, error) {
+// but starts no new attempt. An org that gets no client (an unusable
+// site) is returned in failed, and the others are connected; an org whose
+// keys cannot be found fails on its first call, in openOrgs.
+func connect(tf *targetFlags, s streams, orgs []plan.SourceOrg, sinks []plan.OrgRef, stop <-chan struct{}) (conn *connection, failed []orgapi.OrgFailure, err error) {
 	// The sandbox makes its own keys; ORGSYNC_KEYS_* are not read for it.
 	ks := keySource{orgapi.SandboxKeys, plan.KeysFromSandbox}
 	if tf.sandbox == "" {
-		var err error
 		if ks, err = tf.keys.source(s); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	cfg := orgapi.Config{
@@ -107,7 +108,7 @@ func connect(tf *targetFlags, s streams, orgs []plan.SourceOrg, sinks []plan.Org
 	if tf.sandbox == "" {
 		ep, err := tf.apiURL.endpoints(s.getenv)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		cfg.Endpoints = ep
 		if tf.verbose {
@@ -118,18 +119,56 @@ func connect(tf *targetFlags, s streams, orgs []plan.SourceOrg, sinks []plan.Org
 	if tf.sandbox != "" {
 		sb, err := orgapi.OpenSandbox(tf.sandbox, orgs, sinks)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		cfg.Transport = sb.Transport()
 		cfg.Endpoints = orgapi.Everywhere(orgapi.SandboxURL, "the in-process sandbox")
 		closeFn = sb.Close
 	}
 	clients, err := orgapi.New(cfg, orgs)
+	var se *orgapi.SetupError
+	if errors.As(err, &se) {
+		failed, err = se.Orgs, nil
+	}
 	if err != nil {
 		_ = closeFn()
-		return nil, err
+		return nil, nil, err
 	}
-	return &connection{clients: clients, counters: cfg.Counters, keySource: ks.kind, close: closeFn}, nil
+	return &connection{clients: clients, counters: cfg.Counters, keySource: ks.kind, close: closeFn}, failed, nil
+}
+
+// openOrgs connects to orgs, checks each one's keys against its declared id
+// and reads its live state. It is the one path every per-org failure goes
+// through: an org that cannot be used (keys missing or refused, keys of
+// another org, an unusable site, unreadable state) is left out of live and
+// returned as one *plan.OrgError, in the order of orgs, and the others go
+// on. The error is for what stops every org (the sandbox cannot open).
+func openOrgs(ctx context.Context, tf *targetFlags, s streams, orgs []manifest.Org, sinks []plan.OrgRef, stop <-chan struct{}) (*connection, plan.State, []*plan.OrgError, error) {
+	conn, failed, err := connect(tf, s, orgapi.FromManifest(orgs), sinks, stop)
+	if err != nil {
+		return nil, plan.State{}, nil, err
+	}
+	why := make(map[string]error, len(failed))
+	for _, f := range failed {
+		why[f.Label] = f.Err
+	}
+	var usable []manifest.Org
+	for _, o := range orgs {
+		if why[o.Label] == nil {
+			usable = append(usable, o)
+		}
+	}
+	live, readErrs := readState(ctx, conn, usable, tf, s)
+	for _, e := range readErrs {
+		why[e.Org.Label] = e.Err
+	}
+	var orgErrs []*plan.OrgError
+	for _, o := range orgs {
+		if err := why[o.Label]; err != nil {
+			orgErrs = append(orgErrs, &plan.OrgError{Org: o, Err: err})
+		}
+	}
+	return conn, live, orgErrs, nil
 }
 
 // verboseLogger prints one line per API response. It prints method, path,
@@ -186,11 +225,10 @@ func readManifestState(ctx context.Context, tf *targetFlags, s streams, anyOrg b
 	if err != nil {
 		return nil, err
 	}
-	conn, err := connect(tf, s, orgapi.FromManifest(orgs), sinksOf(m), stop)
+	conn, live, orgErrs, err := openOrgs(ctx, tf, s, orgs, sinksOf(m), stop)
 	if err != nil {
 		return nil, err
 	}
-	live, orgErrs := readState(ctx, conn, orgs, tf, s)
 	return &manifestState{manifest: m, orgs: orgs, conn: conn, live: live, orgErrs: orgErrs}, nil
 }
 

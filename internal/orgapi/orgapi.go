@@ -79,8 +79,28 @@ var (
 	_ apply.Writer = (*Clients)(nil)
 )
 
-// New prepares a client for every org. It fails, before any network call,
-// when an org's site cannot be reached; an org's keys are found on its
+// OrgFailure is a source org that New could give no client: its site or
+// endpoint cannot be used.
+type OrgFailure struct {
+	Label string
+	Err   error
+}
+
+// SetupError lists the orgs New left out. The other orgs have clients, so
+// a caller can report these orgs and go on with the rest.
+type SetupError struct{ Orgs []OrgFailure }
+
+func (e *SetupError) Error() string {
+	lines := make([]string, len(e.Orgs))
+	for i, f := range e.Orgs {
+		lines[i] = fmt.Sprintf("org %s: %v", f.Label, f.Err)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// New prepares a client for every org, before any network call. An org
+// whose site cannot be reached gets none: New then returns the clients of
+// the others together with a *SetupError. An org's keys are found on its
 // first call, and a failure to find them fails that org's calls only.
 func New(cfg Config, orgs []plan.SourceOrg) (*Clients, error) {
 	if cfg.Parallelism < 1 {
@@ -97,7 +117,7 @@ func New(cfg Config, orgs []plan.SourceOrg) (*Clients, error) {
 	httpClient := &http.Client{Transport: api.LimitConcurrency(transport, cfg.Parallelism)}
 	c := &Clients{byLabel: make(map[string]*orgClient, len(orgs)), endpoint: make(map[string]Endpoint, len(orgs)),
 		stop: cfg.Stop, counters: cfg.Counters}
-	var errs []string
+	var failed []OrgFailure
 	for _, o := range orgs {
 		ep, err := cfg.Endpoints.For(o.Site)
 		if err == nil {
@@ -106,7 +126,7 @@ func New(cfg Config, orgs []plan.SourceOrg) (*Clients, error) {
 			err = api.CheckBaseURL(ep.URL)
 		}
 		if err != nil {
-			errs = append(errs, fmt.Sprintf("org %s: %v", o.Label, err))
+			failed = append(failed, OrgFailure{o.Label, err})
 			continue
 		}
 		r := rate.Limit(cfg.Rate)
@@ -129,8 +149,8 @@ func New(cfg Config, orgs []plan.SourceOrg) (*Clients, error) {
 			cfg.OnEndpoint(o, ep)
 		}
 	}
-	if len(errs) > 0 {
-		return nil, fmt.Errorf("%s", strings.Join(errs, "\n"))
+	if len(failed) > 0 {
+		return c, &SetupError{failed}
 	}
 	return c, nil
 }

@@ -281,16 +281,17 @@ func TestNewFailsBeforeAnyRequest(t *testing.T) {
 	allKeys := map[string]string{"A_API": "a1", "A_APP": "a2", "B_API": "b1", "B_APP": "b2"}
 	with := func(o plan.SourceOrg, site string) plan.SourceOrg { o.Site = site; return o }
 	tests := []struct {
-		name      string
-		orgs      []plan.SourceOrg
-		endpoints orgapi.Endpoints
-		env       map[string]string
-		wantErr   []string
+		name       string
+		orgs       []plan.SourceOrg
+		endpoints  orgapi.Endpoints
+		env        map[string]string
+		wantErr    []string
+		wantFailed []string // labels of the orgs left out, in order
 	}{
 		{name: "unknown site", orgs: []plan.SourceOrg{with(orgA, "datadoghq.invalid"), orgB}, env: allKeys,
-			wantErr: []string{"org team-a", `unknown site "datadoghq.invalid"`}},
+			wantErr: []string{"org team-a", `unknown site "datadoghq.invalid"`}, wantFailed: []string{"team-a"}},
 		{name: "plain http off loopback", orgs: []plan.SourceOrg{orgA}, endpoints: orgapi.Everywhere("http://api.example.com", "set by a test"), env: allKeys,
-			wantErr: []string{"org team-a", "http:// is allowed only on a loopback address"}},
+			wantErr: []string{"org team-a", "http:// is allowed only on a loopback address"}, wantFailed: []string{"team-a"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -298,8 +299,14 @@ func TestNewFailsBeforeAnyRequest(t *testing.T) {
 			rt := &countingTransport{}
 			c, err := orgapi.New(orgapi.Config{Endpoints: tt.endpoints, Transport: rt,
 				Keys: keys.Env{Getenv: getenv(tt.env)}}, tt.orgs)
-			require.Error(t, err)
-			assert.Nil(t, c)
+			var se *orgapi.SetupError
+			require.ErrorAs(t, err, &se)
+			require.NotNil(t, c, "the other orgs keep their clients")
+			var failed []string
+			for _, f := range se.Orgs {
+				failed = append(failed, f.Label)
+			}
+			assert.Equal(t, tt.wantFailed, failed)
 			for _, want := range tt.wantErr {
 				assert.Contains(t, err.Error(), want)
 			}

@@ -146,6 +146,14 @@ func Run(ctx context.Context, p *plan.Plan, w Writer, opt Options) *Report {
 	rep.FinishedAt = opt.Now().UTC()
 	rep.RateLimit = RateLimitStats{ThrottledResponses: opt.Counters.Throttled.Load(), Retries: opt.Counters.Retries.Load()}
 	rep.Summarize()
+	switch {
+	case rep.Summary.Skipped > 0: // only a stop leaves changes not started
+		rep.Status = StatusInterrupted
+	case rep.Summary.Failed > 0:
+		rep.Status = StatusFailed
+	default:
+		rep.Status = StatusComplete
+	}
 	return rep
 }
 

@@ -459,3 +459,37 @@ func TestMergeRefusesOverlappingReports(t *testing.T) {
 	require.Error(t, err)
 	assert.Equal(t, "reports 1 and 3 both hold source org team-a: they are not disjoint shards of one run", err.Error())
 }
+
+// TestRunStatus: every report says how the run ended, so that CI can tell
+// "nothing to do" from "did nothing".
+func TestRunStatus(t *testing.T) {
+	t.Parallel()
+	closed := make(chan struct{})
+	close(closed)
+	create := func(o plan.SourceOrg, sink string) plan.Change {
+		return plan.Change{Action: plan.Create, SourceOrg: ref(o), SinkOrg: plan.OrgRef{ID: sink}, After: []string{"logs"}}
+	}
+	wrongOrg := &plan.OrgError{Org: manifest.Org{Label: "team-c", ID: idX}, Err: plan.ErrWrongOrg}
+	tests := []struct {
+		name    string
+		changes []plan.Change
+		opt     Options
+		want    Status
+	}{
+		{name: "nothing to do", want: StatusComplete},
+		{name: "all made", changes: []plan.Change{create(orgA, idHub), create(orgB, idHub)}, want: StatusComplete},
+		{name: "one change failed", changes: []plan.Change{create(orgA, idHub), create(orgB, idX)}, want: StatusFailed},
+		{name: "an org could not be used", changes: []plan.Change{create(orgA, idHub)}, opt: Options{OrgErrors: []*plan.OrgError{wrongOrg}}, want: StatusFailed},
+		{name: "stopped", changes: []plan.Change{create(orgA, idHub)}, opt: Options{Stop: closed}, want: StatusInterrupted},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFakeWriter()
+			f.failOn[idX] = &api.Error{Method: "POST", StatusCode: 400, Errors: []string{"no"}}
+			rep := Run(context.Background(), newPlan(tt.changes...), f, tt.opt)
+			assert.Equal(t, tt.want, rep.Status)
+			assert.Empty(t, rep.Reason, "only a refused report has a reason")
+		})
+	}
+}

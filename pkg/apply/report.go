@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/orgsync/orgsync/internal/atomicfile"
@@ -37,9 +38,30 @@ const (
 // changes could be planned.
 const ActionVerify plan.Action = "verify"
 
-// Report is the JSON report of an apply run (contract section 6).
+// Status says how a run ended, so that CI can tell "nothing to do" from
+// "did nothing" without reading every result.
+type Status string
+
+// The statuses of a report (contract 8.5).
+const (
+	StatusComplete    Status = "complete"    // every change was made or already there
+	StatusFailed      Status = "failed"      // some change failed, or a source org could not be used
+	StatusRefused     Status = "refused"     // nothing was started; Reason says why
+	StatusInterrupted Status = "interrupted" // SIGINT/SIGTERM: changes not started are skipped
+)
+
+// Shard is the --shard i/n of the run that wrote a report.
+type Shard struct {
+	Index int `json:"index"`
+	Count int `json:"count"`
+}
+
+// Report is the JSON report of an apply run (contract sections 6 and 8.5).
 type Report struct {
 	FormatVersion int            `json:"format_version"`
+	Status        Status         `json:"status"`
+	Reason        string         `json:"reason,omitempty"`
+	Shard         *Shard         `json:"shard,omitempty"`
 	StartedAt     time.Time      `json:"started_at"`
 	FinishedAt    time.Time      `json:"finished_at"`
 	Summary       Summary        `json:"summary"`
@@ -231,7 +253,40 @@ func Merge(reports ...*Report) (*Report, error) {
 	}
 	slices.SortStableFunc(m.Results, compareResults)
 	m.Summarize()
+	m.Status, m.Reason = mergedStatus(reports)
 	return m, nil
+}
+
+// mergedStatus is the status of the run that the shards make together: an
+// interrupt anywhere makes it interrupted, a failure or a shard refused
+// while others ran makes it failed, and it is refused only if every shard
+// was (with their reasons).
+func mergedStatus(reports []*Report) (Status, string) {
+	var interrupted, failed bool
+	var reasons []string
+	for _, r := range reports {
+		switch r.Status {
+		case StatusInterrupted:
+			interrupted = true
+		case StatusFailed:
+			failed = true
+		case StatusRefused:
+			reason := r.Reason
+			if r.Shard != nil {
+				reason = fmt.Sprintf("shard %d/%d: %s", r.Shard.Index, r.Shard.Count, r.Reason)
+			}
+			reasons = append(reasons, reason)
+		}
+	}
+	switch {
+	case interrupted:
+		return StatusInterrupted, ""
+	case len(reasons) > 0 && len(reasons) == len(reports):
+		return StatusRefused, strings.Join(reasons, "; ")
+	case failed || len(reasons) > 0:
+		return StatusFailed, ""
+	}
+	return StatusComplete, ""
 }
 
 // compareResults orders results as Run does: org failures first, then by
