@@ -44,7 +44,7 @@ func parseApplyArgs(args []string, s streams) (applyArgs, error) {
 	fs.IntVar(&a.maxDeletes, "max-deletes", defaultMaxDeletes, "refuse to apply a plan that deletes more than `N` connections")
 	rest, err := parseInterleaved(fs, args)
 	if err != nil {
-		return a, usageError(err)
+		return a, err
 	}
 	switch {
 	case len(a.target.files) > 0:

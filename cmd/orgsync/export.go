@@ -23,7 +23,7 @@ func parseExportArgs(args []string, s streams) (exportArgs, error) {
 	a.target.register(fs)
 	rest, err := parseInterleaved(fs, args)
 	if err != nil {
-		return a, usageError(err)
+		return a, err
 	}
 	a.target.files = append(a.target.files, rest...)
 	return a, a.target.check()

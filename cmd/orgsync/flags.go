@@ -4,6 +4,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -20,6 +22,10 @@ func (l *listFlag) Set(v string) error {
 	*l = append(*l, v)
 	return nil
 }
+
+// maxShards bounds n in --shard i/n: more CI jobs than that is no real
+// split, and a bound keeps the modulo of the org hash meaningful.
+const maxShards = 1000
 
 // shard is a --shard i/n value: this job takes slice i (1..n) of n.
 type shard struct{ index, count int }
@@ -38,8 +44,8 @@ func (s *shard) Set(v string) error {
 	}
 	index, err1 := strconv.Atoi(i)
 	count, err2 := strconv.Atoi(n)
-	if err1 != nil || err2 != nil || count < 1 || index < 1 || index > count {
-		return errors.New("want i/n with 1 <= i <= n, such as 1/4")
+	if err1 != nil || err2 != nil || count < 1 || count > maxShards || index < 1 || index > count {
+		return fmt.Errorf("want i/n with 1 <= i <= n <= %d, such as 1/4", maxShards)
 	}
 	s.index, s.count = index, count
 	return nil
@@ -151,11 +157,23 @@ func (t *targetFlags) endpointFlags() string {
 // parseInterleaved parses flags that may come before or after positional
 // arguments ("apply plan.json --report r.json"), which flag.Parse alone
 // does not: it stops at the first positional argument.
+//
+// A parse error comes back with a hint to the command's -h, for runWith to
+// print as "orgsync: error:" (the flag package's own line has no prefix);
+// -h prints the usage and returns flag.ErrHelp.
 func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	out := fs.Output()
+	fs.SetOutput(io.Discard)
+	defer fs.SetOutput(out)
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			return nil, err
+			fs.SetOutput(out)
+			if errors.Is(err, flag.ErrHelp) {
+				fs.Usage()
+				return nil, err
+			}
+			return nil, withHint(err, fmt.Sprintf("run \"orgsync %s -h\" for its flags", fs.Name()))
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -181,19 +199,19 @@ func newSubcommandFlags(args []string, group, sub, usage, about string, s stream
 		return nil, fmt.Errorf("usage: %s", usage)
 	}
 	fs := flag.NewFlagSet(group+" "+sub, flag.ContinueOnError)
-	fs.SetOutput(s.stderr)
+	// Parse errors are printed by runWith, with the "orgsync: error:"
+	// prefix; only -h prints here (the flag package calls Usage on errors
+	// too).
+	fs.SetOutput(io.Discard)
+	help := slices.ContainsFunc(args, func(a string) bool { return a == "-h" || a == "-help" || a == "--help" })
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: %s\n\n%s\n\n", usage, about)
+		if !help {
+			return
+		}
+		fmt.Fprintf(s.stderr, "Usage: %s\n\n%s\n\n", usage, about)
+		fs.SetOutput(s.stderr)
 		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
 	}
 	return fs, nil
-}
-
-// usageError marks a flag parsing failure: the flag package has already
-// printed what is wrong and the usage, so only the exit code is left.
-func usageError(err error) error {
-	if errors.Is(err, flag.ErrHelp) {
-		return err
-	}
-	return errSilent
 }

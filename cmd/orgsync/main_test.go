@@ -96,7 +96,14 @@ func TestHelpAndVersion(t *testing.T) {
 		{args: []string{"report", "merge", "-h"}, code: 0, inStderr: "Usage: orgsync report merge"},
 		{args: nil, code: 1, inStderr: "no command given"},
 		{args: []string{"frobnicate"}, code: 1, inStderr: `unknown command "frobnicate"`},
-		{args: []string{"plan", "--no-such-flag"}, code: 1, inStderr: "flag provided but not defined"},
+		{args: []string{"plan", "--no-such-flag"}, code: 1, inStderr: "orgsync: error: flag provided but not defined: -no-such-flag\norgsync: hint: run \"orgsync plan -h\" for its flags\n"},
+		{args: []string{"apply", "--parallelism", "x"}, code: 1, inStderr: "orgsync: error: invalid value \"x\" for flag -parallelism"},
+		{args: []string{"sandbox", "serve", "--nope"}, code: 1, inStderr: "orgsync: error: flag provided but not defined: -nope"},
+		{args: []string{"version", "extra"}, code: 1, inStderr: "orgsync: error: version takes no arguments, got \"extra\""},
+		{args: []string{"plan", "-f", quickstart, "--shard", "1/4294967296"}, code: 1, inStderr: "orgsync: error: invalid value \"1/4294967296\" for flag -shard: want i/n with 1 <= i <= n <= 1000, such as 1/4"},
+		{args: []string{"apply", "-f", "m.yaml", "--shard", "1/4294967297"}, code: 1, inStderr: "for flag -shard: want i/n with 1 <= i <= n <= 1000"},
+		{args: []string{"plan", "-f", "m.yaml", "--shard", "0/0"}, code: 1, inStderr: "for flag -shard: want i/n with 1 <= i <= n <= 1000"},
+		{args: []string{"plan", "-f", "m.yaml", "--shard", "1001/1001"}, code: 1, inStderr: "for flag -shard: want i/n with 1 <= i <= n <= 1000"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -105,6 +112,10 @@ func TestHelpAndVersion(t *testing.T) {
 			assert.Equal(t, tt.code, r.code, r.stderr)
 			assert.Contains(t, r.stdout, tt.inStdout)
 			assert.Contains(t, r.stderr, tt.inStderr)
+			if tt.code != 0 {
+				assert.True(t, strings.HasPrefix(r.stderr, "orgsync: error: ") || strings.HasPrefix(r.stderr, "orgsync makes"),
+					"a usage error starts with orgsync: error: (or the usage), not the flag package's own line:\n%s", r.stderr)
+			}
 		})
 	}
 }
@@ -131,12 +142,15 @@ func TestParsePlanArgs(t *testing.T) {
 		{name: "shard", args: []string{"-f", "m.yaml", "--shard", "2/4"}, check: func(t *testing.T, a planArgs) {
 			assert.Equal(t, shard{2, 4}, a.target.shard)
 		}},
+		{name: "largest shard count", args: []string{"-f", "m.yaml", "--shard", "1000/1000"}, check: func(t *testing.T, a planArgs) {
+			assert.Equal(t, shard{1000, 1000}, a.target.shard)
+		}},
 		{name: "rate is a cap once set", args: []string{"-f", "m.yaml", "--rate", "2.5", "--burst", "3"}, check: func(t *testing.T, a planArgs) {
 			assert.Equal(t, rateFlag{2.5, true}, a.target.rate)
 			assert.Equal(t, 3, a.target.burst)
 		}},
-		{name: "bad shard", args: []string{"--shard", "5/4"}, wantErr: "exit 1"},
-		{name: "zero rate", args: []string{"--rate", "0"}, wantErr: "exit 1"},
+		{name: "bad shard", args: []string{"--shard", "5/4"}, wantErr: "want i/n with 1 <= i <= n <= 1000"},
+		{name: "zero rate", args: []string{"--rate", "0"}, wantErr: "want requests per second"},
 		{name: "zero parallelism", args: []string{"--parallelism", "0"}, wantErr: "--parallelism must be at least 1"},
 		{name: "zero burst", args: []string{"--burst", "0"}, wantErr: "--burst must be at least 1"},
 		{name: "negative retries", args: []string{"--max-retries", "-1"}, wantErr: "--max-retries must not be negative"},

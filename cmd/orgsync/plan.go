@@ -37,7 +37,7 @@ func parsePlanArgs(args []string, s streams) (planArgs, error) {
 	fs.IntVar(&a.maxDeletes, "max-deletes", defaultMaxDeletes, "refuse a plan that deletes more than `N` connections")
 	rest, err := parseInterleaved(fs, args)
 	if err != nil {
-		return a, usageError(err)
+		return a, err
 	}
 	a.target.files = append(a.target.files, rest...)
 	if a.maxDeletes < 0 {

@@ -23,7 +23,7 @@ func parseReportArgs(args []string, s streams) (reportArgs, error) {
 	fs.StringVar(&a.out, "o", "", "write the merged report to `FILE` instead of stdout")
 	rest, err := parseInterleaved(fs, args[1:])
 	if err != nil {
-		return a, usageError(err)
+		return a, err
 	}
 	if len(rest) == 0 {
 		return a, errors.New("report merge needs at least one report file")

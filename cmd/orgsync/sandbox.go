@@ -33,7 +33,7 @@ func parseSandboxArgs(args []string, s streams) (sandboxArgs, error) {
 	fs.DurationVar(&a.faults.Latency, "latency", 0, "added to every request")
 	fs.Int64Var(&a.faults.Seed, "seed", 0, "random seed for faults and ids (0: random)")
 	if err := fs.Parse(args[1:]); err != nil {
-		return a, usageError(err)
+		return a, err
 	}
 	if fs.NArg() > 0 {
 		return a, fmt.Errorf("sandbox serve: unexpected argument %q", fs.Arg(0))

@@ -21,7 +21,7 @@ func parseValidateArgs(args []string, s streams) (validateArgs, error) {
 	fs.Var(&files, "f", "manifest `PATH` (file or directory; repeatable)")
 	rest, err := parseInterleaved(fs, args)
 	if err != nil {
-		return validateArgs{}, usageError(err)
+		return validateArgs{}, err
 	}
 	return validateArgs{files: append(files, rest...)}, nil
 }
