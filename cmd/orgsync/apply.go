@@ -87,6 +87,7 @@ func runApply(ctx context.Context, args []string, s streams) error {
 	if err != nil {
 		return err
 	}
+	s.stdout = &keepGoingWriter{w: s.stdout, warn: s.stderr}
 	ap := &applier{args: a, s: s, started: time.Now()}
 	// Human output goes to stderr when stdout carries NDJSON.
 	ap.human = s.stdout
@@ -104,6 +105,29 @@ func runApply(ctx context.Context, args []string, s streams) error {
 		err = ap.refuse(&plan.Plan{}, err)
 	}
 	return err
+}
+
+// keepGoingWriter is apply's stdout: a reader that went away (apply |
+// head -1) must not stop the changes or the report, so a failed write is
+// reported once on warn and every write after it is dropped.
+type keepGoingWriter struct {
+	w    io.Writer
+	warn io.Writer
+	mu   sync.Mutex
+	err  error
+}
+
+func (k *keepGoingWriter) Write(p []byte) (int, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.err != nil {
+		return len(p), nil
+	}
+	if _, err := k.w.Write(p); err != nil {
+		k.err = err
+		fmt.Fprintf(k.warn, "orgsync: warning: cannot write to stdout (%v); the apply goes on and every result is in the report\n", err)
+	}
+	return len(p), nil
 }
 
 // applier runs one apply command.
@@ -253,7 +277,7 @@ func (ap *applier) run(ctx context.Context, conn *connection, p *plan.Plan, orgE
 			prog.done(r)
 			if ap.args.output == "json" {
 				mu.Lock()
-				_ = enc.Encode(r)
+				_ = enc.Encode(r) // stdout never fails: see keepGoingWriter
 				mu.Unlock()
 			}
 		},

@@ -6,8 +6,11 @@ package main
 // apply, through the built binary (see TestMain in e2e_test.go).
 
 import (
+	"bufio"
+	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -43,5 +46,50 @@ func TestE2EUnusableOrgIsOneVerifyResult(t *testing.T) {
 	assert.Len(t, sb.Connections(), 4, "src-0 and src-2 were applied")
 	for _, c := range sb.Connections() {
 		assert.NotEqual(t, e2eOrgID(1, 1), c.Source, "src-1 got no connection")
+	}
+}
+
+// TestE2EClosedStdoutNeverStopsApply: `apply --output json | head -1` and
+// `apply | head -1`. The reader goes away after the first line; the apply
+// must go on to the end and write its report (a SIGPIPE used to kill it
+// half-way). The text plan is larger than a pipe's buffer, so writing it
+// meets the closed pipe too.
+func TestE2EClosedStdoutNeverStopsApply(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name           string
+		sources, sinks int
+		latency        time.Duration // keeps the run going after the reader left
+		args           []string
+		firstLine      string
+	}{
+		{name: "json", sources: 2, sinks: 40, latency: 5 * time.Millisecond, args: []string{"--output", "json", "--parallelism", "2"}, firstLine: `"outcome":"created"`},
+		{name: "text", sources: 1, sinks: 1500, args: []string{"--parallelism", "8"}, firstLine: "orgsync will perform"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			w := newE2EWorld(t, tt.sources, tt.sinks, "key")
+			sb, ts := w.serve(t, sandbox.Faults{Latency: tt.latency})
+			report := filepath.Join(w.dir, "report.json")
+			args := append([]string{"apply", "-f", w.manifest, "--auto-approve", "--report", report, "--api-url", ts.URL}, tt.args...)
+			o := prepareOrgsync(t, w.dir, w.env, args...)
+			pr, pw, err := os.Pipe()
+			require.NoError(t, err)
+			o.cmd.Stdout = pw
+			o.start(t)
+			require.NoError(t, pw.Close()) // the child holds the only write end
+			line, err := bufio.NewReader(pr).ReadString('\n')
+			require.NoError(t, err)
+			assert.Contains(t, line, tt.firstLine)
+			require.NoError(t, pr.Close()) // like head -1 exiting
+
+			require.Equal(t, 0, o.wait(t), "exit code (-1: killed by a signal)\nstderr:\n%s", o.stderr.String())
+			assert.Contains(t, o.stderr.String(), "orgsync: warning: cannot write to stdout")
+			rep := readReport(t, report)
+			assert.Equal(t, apply.StatusComplete, rep.Status)
+			assert.Equal(t, tt.sources*tt.sinks, rep.Summary.Created)
+			w.checkConverged(t, sb)
+		})
 	}
 }

@@ -131,6 +131,15 @@ type orgsync struct {
 // orgsync reads has been removed.
 func startOrgsync(t *testing.T, dir string, env map[string]string, args ...string) *orgsync {
 	t.Helper()
+	o := prepareOrgsync(t, dir, env, args...)
+	o.start(t)
+	return o
+}
+
+// prepareOrgsync is startOrgsync without the start, for a test that wires
+// the process's streams itself.
+func prepareOrgsync(t *testing.T, dir string, env map[string]string, args ...string) *orgsync {
+	t.Helper()
 	exe, err := os.Executable()
 	require.NoError(t, err)
 	o := &orgsync{done: make(chan struct{})}
@@ -149,6 +158,11 @@ func startOrgsync(t *testing.T, dir string, env map[string]string, args ...strin
 	for k, v := range env {
 		o.cmd.Env = append(o.cmd.Env, k+"="+v)
 	}
+	return o
+}
+
+func (o *orgsync) start(t *testing.T) {
+	t.Helper()
 	require.NoError(t, o.cmd.Start())
 	go func() {
 		o.waitErr = o.cmd.Wait()
@@ -162,7 +176,6 @@ func startOrgsync(t *testing.T, dir string, env map[string]string, args ...strin
 			<-o.done
 		}
 	})
-	return o
 }
 
 // e2eTimeout bounds how long a test waits for an orgsync subprocess: a
