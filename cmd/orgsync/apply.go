@@ -163,7 +163,7 @@ func (ap *applier) fromManifest(ctx context.Context) error {
 		return ap.refuse(p, errors.New("interrupted before any change"))
 	}
 	if p.Summary.Pending() > 0 && !ap.args.autoApprove {
-		if err := ap.approve(); err != nil {
+		if err := ap.approve(ctx); err != nil {
 			return ap.refuse(p, err)
 		}
 	}
@@ -210,15 +210,27 @@ func (ap *applier) showPlan(p *plan.Plan, unread []string) error {
 
 // approve asks on a terminal; without one it refuses, since a pipeline that
 // forgot --auto-approve must not hang or guess.
-func (ap *applier) approve() error {
-	if !isTerminal(ap.s.stdin) {
+func (ap *applier) approve(ctx context.Context) error {
+	if !ap.s.interactive {
 		return withHint(errors.New("apply needs approval and there is no terminal to ask"),
 			"review the plan, then run again with --auto-approve, or apply a saved plan file")
 	}
 	fmt.Fprint(ap.s.stderr, "\nDo you want to perform these actions? Only 'yes' will be accepted to approve.\n  Enter a value: ")
-	line, _ := bufio.NewReader(ap.s.stdin).ReadString('\n')
-	if strings.TrimSpace(line) != "yes" {
-		return errors.New("apply cancelled: the answer was not 'yes'")
+	// The read runs on its own so that Ctrl-C cancels at once; the
+	// process exits soon after, so the read left blocked does not linger.
+	answer := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(ap.s.stdin).ReadString('\n')
+		answer <- line
+	}()
+	select {
+	case <-ctx.Done():
+		fmt.Fprintln(ap.s.stderr)
+		return errors.New("apply cancelled: interrupted at the approval prompt")
+	case line := <-answer:
+		if strings.TrimSpace(line) != "yes" {
+			return errors.New("apply cancelled: the answer was not 'yes'")
+		}
 	}
 	return nil
 }

@@ -57,11 +57,13 @@ type streams struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
+	// interactive: stdin is a terminal, so apply may ask for approval.
+	interactive bool
 }
 
 // run executes one orgsync command line and returns the exit code.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return runWith(ctx, args, streams{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv})
+	return runWith(ctx, args, streams{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv, interactive: isTerminal(stdin)})
 }
 
 func runWith(ctx context.Context, args []string, s streams) int {
