@@ -87,6 +87,15 @@ func runApply(ctx context.Context, args []string, s streams) error {
 	if err != nil {
 		return err
 	}
+	// The report must be writable, and no input, before anything happens:
+	// finding out after the changes were made is too late.
+	inputs := manifestInputs(a.target.files)
+	if a.planFile != "" {
+		inputs = append(inputs, input{path: a.planFile, what: "the saved plan"})
+	}
+	if err := checkOutput("report", a.report, inputs); err != nil {
+		return err
+	}
 	s.stdout = &keepGoingWriter{w: s.stdout, warn: s.stderr}
 	ap := &applier{args: a, s: s, started: time.Now()}
 	// Human output goes to stderr when stdout carries NDJSON.

@@ -9,6 +9,7 @@ import (
 	"bufio"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,6 +91,57 @@ func TestE2EClosedStdoutNeverStopsApply(t *testing.T) {
 			assert.Equal(t, apply.StatusComplete, rep.Status)
 			assert.Equal(t, tt.sources*tt.sinks, rep.Summary.Created)
 			w.checkConverged(t, sb)
+		})
+	}
+}
+
+// TestE2EOutputPathsCheckedFirst: an output that cannot be written, or that
+// would overwrite an input, is refused before any change (it used to be
+// found after every change was made, or to overwrite the manifest).
+func TestE2EOutputPathsCheckedFirst(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		args    func(w *e2eWorld) []string // before --api-url
+		wantErr string
+	}{
+		{name: "report in a missing directory", args: func(w *e2eWorld) []string {
+			return []string{"apply", "-f", w.manifest, "--auto-approve", "--report", filepath.Join(w.dir, "nonexistent", "r.json")}
+		}, wantErr: "orgsync: error: --report " + "%DIR%/nonexistent/r.json: cannot write there"},
+		{name: "report over the manifest", args: func(w *e2eWorld) []string {
+			return []string{"apply", "-f", w.manifest, "--auto-approve", "--report", w.manifest}
+		}, wantErr: "orgsync: error: --report %DIR%/manifest.yaml is an input of this run (-f %DIR%/manifest.yaml): refusing to overwrite it"},
+		{name: "report over a manifest of a directory", args: func(w *e2eWorld) []string {
+			return []string{"apply", "-f", w.dir, "--auto-approve", "--report", w.manifest}
+		}, wantErr: "is an input of this run (-f %DIR%): refusing to overwrite it"},
+		{name: "saved plan over the manifest", args: func(w *e2eWorld) []string {
+			return []string{"plan", "-f", w.manifest, "--out", w.manifest}
+		}, wantErr: "orgsync: error: --out %DIR%/manifest.yaml is an input of this run"},
+		{name: "saved plan in a missing directory", args: func(w *e2eWorld) []string {
+			return []string{"plan", "-f", w.manifest, "--out", filepath.Join(w.dir, "nonexistent", "p.json")}
+		}, wantErr: "orgsync: error: --out %DIR%/nonexistent/p.json: cannot write there"},
+		{name: "report over the saved plan being applied", args: func(w *e2eWorld) []string {
+			return []string{"apply", filepath.Join(w.dir, "plan.json"), "--report", filepath.Join(w.dir, "plan.json")}
+		}, wantErr: "orgsync: error: --report %DIR%/plan.json is an input of this run (the saved plan): refusing to overwrite it"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			w := newE2EWorld(t, 2, 2, "key")
+			sb, ts := w.serve(t, sandbox.Faults{})
+			planFile := filepath.Join(w.dir, "plan.json")
+			r := runOrgsync(t, w.dir, w.env, "plan", "-f", w.manifest, "--out", planFile, "--api-url", ts.URL)
+			require.Equal(t, 0, r.code, r.stderr)
+			manifestBefore, planBefore := mustRead(t, w.manifest), mustRead(t, planFile)
+			writesBefore := sb.Stats().Writes
+
+			r = runOrgsync(t, w.dir, w.env, append(tt.args(w), "--api-url", ts.URL)...)
+			assert.Equal(t, 1, r.code)
+			assert.Contains(t, r.stderr, strings.ReplaceAll(tt.wantErr, "%DIR%", w.dir))
+			assert.Equal(t, writesBefore, sb.Stats().Writes, "no change was made")
+			assert.Empty(t, sb.Connections())
+			assert.Equal(t, manifestBefore, mustRead(t, w.manifest), "the manifest is untouched")
+			assert.Equal(t, planBefore, mustRead(t, planFile), "the saved plan is untouched")
 		})
 	}
 }

@@ -51,6 +51,11 @@ func runPlan(ctx context.Context, args []string, s streams) error {
 	if err != nil {
 		return err
 	}
+	if a.out != "" {
+		if err := checkOutput("out", a.out, manifestInputs(a.target.files)); err != nil {
+			return err
+		}
+	}
 	// Any org that cannot be read or verified fails the plan: a plan that
 	// silently left an org out would be a lie.
 	st, err := readManifestState(ctx, &a.target, s, false, nil)
