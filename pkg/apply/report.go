@@ -1,17 +1,24 @@
 package apply
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v5"
 
 	"github.com/orgsync/orgsync/internal/atomicfile"
 	"github.com/orgsync/orgsync/pkg/plan"
+	"github.com/orgsync/orgsync/schemas"
 )
 
 // FormatVersion is the version of the report JSON.
@@ -58,10 +65,13 @@ type Shard struct {
 
 // Report is the JSON report of an apply run (contract sections 6 and 8.5).
 type Report struct {
-	FormatVersion int            `json:"format_version"`
-	Status        Status         `json:"status"`
-	Reason        string         `json:"reason,omitempty"`
-	Shard         *Shard         `json:"shard,omitempty"`
+	FormatVersion int    `json:"format_version"`
+	Status        Status `json:"status"`
+	Reason        string `json:"reason,omitempty"`
+	Shard         *Shard `json:"shard,omitempty"`
+	// MissingShards are the shards a partial merge (report merge
+	// --partial) went without.
+	MissingShards []int          `json:"missing_shards,omitempty"`
 	StartedAt     time.Time      `json:"started_at"`
 	FinishedAt    time.Time      `json:"finished_at"`
 	Summary       Summary        `json:"summary"`
@@ -194,20 +204,67 @@ func (r *Report) WriteFile(path string) error {
 	return atomicfile.Write(path, append(b, '\n'))
 }
 
-// ReadReport reads a report file (for report merge).
+// ReadReport reads a report file (for report merge). A file that does not
+// match schemas/report.schema.json, or whose summary does not count its
+// results, is an error: merging it would hide what happened.
 func ReadReport(path string) (*Report, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
+	var doc any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return nil, fmt.Errorf("read report %s: not JSON: %w", path, err)
+	}
+	sch, err := reportSchema()
+	if err != nil {
+		return nil, err
+	}
+	if err := sch.Validate(doc); err != nil {
+		return nil, fmt.Errorf("read report %s: does not match schemas/report.schema.json: %s", path, schemaProblem(err))
+	}
 	var r Report
 	if err := json.Unmarshal(b, &r); err != nil {
 		return nil, fmt.Errorf("read report %s: %w", path, err)
 	}
-	if r.FormatVersion != FormatVersion {
-		return nil, fmt.Errorf("read report %s: format_version %d is not supported (want %d)", path, r.FormatVersion, FormatVersion)
+	counted := r.Summary
+	r.Summarize()
+	if counted != r.Summary {
+		return nil, fmt.Errorf("read report %s: its summary does not count its results", path)
 	}
 	return &r, nil
+}
+
+const reportSchemaURL = "https://orgsync.invalid/schemas/report.schema.json"
+
+var reportSchema = sync.OnceValues(func() (*jsonschema.Schema, error) {
+	raw, err := schemas.FS.ReadFile("report.schema.json")
+	if err != nil {
+		return nil, fmt.Errorf("read embedded report schema: %w", err)
+	}
+	c := jsonschema.NewCompiler()
+	c.Draft = jsonschema.Draft2020
+	if err := c.AddResource(reportSchemaURL, bytes.NewReader(raw)); err != nil {
+		return nil, fmt.Errorf("load embedded report schema: %w", err)
+	}
+	return c.Compile(reportSchemaURL)
+})
+
+// schemaProblem is the deepest cause of a validation error, on one line:
+// where in the document, and what is wrong there.
+func schemaProblem(err error) string {
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &ve) {
+		return err.Error()
+	}
+	for len(ve.Causes) > 0 {
+		ve = ve.Causes[0]
+	}
+	loc := ve.InstanceLocation
+	if loc == "" {
+		loc = "/"
+	}
+	return fmt.Sprintf("at %s: %s", loc, ve.Message)
 }
 
 // Encode writes the report as indented JSON.
@@ -217,30 +274,67 @@ func (r *Report) Encode(w io.Writer) error {
 	return enc.Encode(r)
 }
 
+// MergeInput is one report to merge, with the name (its file) that errors
+// use.
+type MergeInput struct {
+	Name   string
+	Report *Report
+}
+
+// MergeOptions tune Merge.
+type MergeOptions struct {
+	// Partial merges the shards there are when some are missing; the
+	// merged report then lists them in MissingShards and is not complete.
+	Partial bool
+}
+
 // Merge joins the reports of runs over disjoint slices of the source orgs
-// (--shard) into the report one run over all of them would have written:
-// results in plan order, counts summed, the earliest start and latest end.
-// Reports that share a source org (the same report twice, or shards of
-// different splits) would count changes twice: that is an error naming the
-// org and the two reports, by their index in reports.
-func Merge(reports ...*Report) (*Report, error) {
-	owner := make(map[string]int) // source org label -> report index
-	for i, r := range reports {
+// (--shard i/n) into the report one run over all of them would have
+// written: results in plan order, counts summed, the earliest start and
+// latest end, and a status made from the inputs' (see mergedStatus).
+//
+// It refuses what would make that report a lie: reports of different splits
+// (shard counts) or sharded and unsharded ones together, a shard given twice
+// (the same report twice), a missing shard (unless opt.Partial), two reports
+// that share a source org, and results or statuses it does not know.
+func Merge(inputs []MergeInput, opt MergeOptions) (*Report, error) {
+	if len(inputs) == 0 {
+		return nil, errors.New("no report to merge")
+	}
+	for _, in := range inputs {
+		if err := checkKnown(in.Report); err != nil {
+			return nil, fmt.Errorf("%s: %w", in.Name, err)
+		}
+	}
+	missing, err := checkShards(inputs, opt)
+	if err != nil {
+		return nil, err
+	}
+	owner := make(map[string]int) // source org label -> input index
+	for i, in := range inputs {
+		for j := range i {
+			if reflect.DeepEqual(in.Report, inputs[j].Report) {
+				return nil, fmt.Errorf("%s and %s are the same report", inputs[j].Name, in.Name)
+			}
+		}
 		seen := make(map[string]bool)
-		for _, res := range r.Results {
+		for _, res := range in.Report.Results {
 			l := res.SourceOrg.Label
 			if seen[l] {
 				continue
 			}
 			seen[l] = true
 			if j, ok := owner[l]; ok {
-				return nil, fmt.Errorf("reports %d and %d both hold source org %s: they are not disjoint shards of one run", j+1, i+1, l)
+				return nil, fmt.Errorf("%s and %s both hold source org %s: they are not disjoint shards of one run", inputs[j].Name, in.Name, l)
 			}
 			owner[l] = i
 		}
 	}
 	m := &Report{FormatVersion: FormatVersion, Results: []Result{}}
-	for i, r := range reports {
+	reports := make([]*Report, len(inputs))
+	for i, in := range inputs {
+		r := in.Report
+		reports[i] = r
 		if i == 0 || r.StartedAt.Before(m.StartedAt) {
 			m.StartedAt = r.StartedAt
 		}
@@ -254,7 +348,71 @@ func Merge(reports ...*Report) (*Report, error) {
 	slices.SortStableFunc(m.Results, compareResults)
 	m.Summarize()
 	m.Status, m.Reason = mergedStatus(reports)
+	if len(missing) > 0 {
+		m.MissingShards = missing
+		if m.Status == StatusComplete || m.Status == StatusRefused {
+			m.Status, m.Reason = StatusFailed, ""
+		}
+	}
 	return m, nil
+}
+
+// checkKnown fails on a status or an outcome that this version does not
+// know: it could not be counted.
+func checkKnown(r *Report) error {
+	switch r.Status {
+	case StatusComplete, StatusFailed, StatusRefused, StatusInterrupted:
+	default:
+		return fmt.Errorf("unknown status %q", r.Status)
+	}
+	for i, res := range r.Results {
+		switch res.Outcome {
+		case Created, Updated, Deleted, AlreadyPresent, Unchanged, Failed, Skipped:
+		default:
+			return fmt.Errorf("result %d has unknown outcome %q", i+1, res.Outcome)
+		}
+	}
+	return nil
+}
+
+// checkShards checks that the inputs are the shards of one split, each
+// once, and returns the shard indexes missing (an error unless partial).
+// Unsharded reports (runs over disjoint --org selections) merge too, but
+// never with sharded ones.
+func checkShards(inputs []MergeInput, opt MergeOptions) ([]int, error) {
+	first := inputs[0]
+	byIndex := make(map[int]string)
+	for _, in := range inputs {
+		sh, fsh := in.Report.Shard, first.Report.Shard
+		switch {
+		case fsh == nil && sh == nil:
+			continue
+		case fsh == nil:
+			return nil, fmt.Errorf("%s is not sharded but %s is shard %d/%d", first.Name, in.Name, sh.Index, sh.Count)
+		case sh == nil:
+			return nil, fmt.Errorf("%s is shard %d/%d but %s is not sharded", first.Name, fsh.Index, fsh.Count, in.Name)
+		case sh.Count != fsh.Count:
+			return nil, fmt.Errorf("%s is shard %d/%d but %s is shard %d/%d: they are not shards of one run", first.Name, fsh.Index, fsh.Count, in.Name, sh.Index, sh.Count)
+		}
+		if other, ok := byIndex[sh.Index]; ok {
+			return nil, fmt.Errorf("%s and %s are both shard %d/%d", other, in.Name, sh.Index, sh.Count)
+		}
+		byIndex[sh.Index] = in.Name
+	}
+	if first.Report.Shard == nil {
+		return nil, nil
+	}
+	var missing []int
+	n := first.Report.Shard.Count
+	for i := 1; i <= n; i++ {
+		if _, ok := byIndex[i]; !ok {
+			missing = append(missing, i)
+		}
+	}
+	if len(missing) > 0 && !opt.Partial {
+		return nil, fmt.Errorf("shard %d/%d is missing: merge every shard of the run, or pass --partial", missing[0], n)
+	}
+	return missing, nil
 }
 
 // mergedStatus is the status of the run that the shards make together: an
