@@ -264,10 +264,38 @@ func (ap *applier) refuse(p *plan.Plan, err error) error {
 	}
 	rep.Summarize()
 	ap.reported = true
+	ap.stepSummary(rep)
 	if werr := rep.WriteFile(ap.args.report); werr != nil {
 		return errors.Join(err, werr)
 	}
 	return err
+}
+
+// stepSummary appends the report to the GitHub step summary; the summary
+// then says how the run ended.
+func (ap *applier) stepSummary(rep *apply.Report) {
+	if err := appendStepSummary(ap.s, func(b *bytes.Buffer) { apply.RenderMarkdown(b, rep) }); err != nil {
+		fmt.Fprintf(ap.s.stderr, "orgsync: warning: %v\n", err)
+	}
+	if ap.s.gh != nil {
+		ap.s.gh.outcome = true
+	}
+	if !inActions(ap.s) {
+		return
+	}
+	failed := 0
+	for _, r := range rep.Results {
+		switch {
+		case r.Outcome != apply.Failed:
+		case r.Action == apply.ActionVerify:
+			annotate(ap.s, "apply", fmt.Sprintf("org %s: %s", r.SourceOrg.Label, strings.TrimPrefix(r.Error, "org "+r.SourceOrg.Label+": ")))
+		default:
+			failed++
+		}
+	}
+	if failed > 0 {
+		annotate(ap.s, "apply", fmt.Sprintf("%d %s failed; see the step summary and the report", failed, plural(failed, "change", "changes")))
+	}
 }
 
 // reasonOf is the report's reason for a refusal: the error on one line.
@@ -311,9 +339,7 @@ func (ap *applier) run(ctx context.Context, conn *connection, p *plan.Plan, orgE
 	ap.reported = true
 	werr := rep.WriteFile(ap.args.report)
 	printSummary(ap.human, ap.s.stderr, rep)
-	if err := appendStepSummary(ap.s, func(b *bytes.Buffer) { apply.RenderMarkdown(b, rep) }); err != nil {
-		fmt.Fprintf(ap.s.stderr, "orgsync: warning: %v\n", err)
-	}
+	ap.stepSummary(rep)
 	if werr != nil {
 		return werr
 	}

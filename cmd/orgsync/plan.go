@@ -124,7 +124,7 @@ func (a *planArgs) applyCommand(p *plan.Plan) string {
 // checkMaxDeletes refuses a plan that deletes more than max connections.
 func checkMaxDeletes(p *plan.Plan, max int) error {
 	if p.Summary.Delete > max {
-		return withHint(fmt.Errorf("the plan deletes %d %s, more than --max-deletes %d allows", p.Summary.Delete, plural(p.Summary.Delete, "connection", "connections"), max),
+		return withHint(refusal{fmt.Errorf("the plan deletes %d %s, more than --max-deletes %d allows", p.Summary.Delete, plural(p.Summary.Delete, "connection", "connections"), max)},
 			"review the deletions; if they are intended, raise --max-deletes")
 	}
 	return nil

@@ -59,6 +59,7 @@ type streams struct {
 	getenv         func(string) string
 	// interactive: stdin is a terminal, so apply may ask for approval.
 	interactive bool
+	gh          *ghState // set by runWith
 }
 
 // run executes one orgsync command line and returns the exit code.
@@ -67,12 +68,16 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 }
 
 func runWith(ctx context.Context, args []string, s streams) int {
+	s.gh = &ghState{}
 	err := dispatch(ctx, args, s)
 	if err == nil {
 		return 0
 	}
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
+	}
+	if len(args) > 0 {
+		reportToActions(s, args[0], err)
 	}
 	var ee *exitError
 	if errors.As(err, &ee) {

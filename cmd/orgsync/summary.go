@@ -2,15 +2,27 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
+	"strings"
 )
+
+// ghState is what a run has told GitHub Actions so far, so that a run that
+// ends early still leaves a step summary that says why, and only once.
+type ghState struct {
+	summary bool // the command's own step summary was written
+	outcome bool // ... and it already says how the run ended
+}
+
+// inActions reports whether orgsync runs inside GitHub Actions.
+func inActions(s streams) bool { return s.getenv("GITHUB_ACTIONS") == "true" }
 
 // appendStepSummary appends Markdown to the file GitHub Actions names in
 // $GITHUB_STEP_SUMMARY, when running inside Actions.
 func appendStepSummary(s streams, render func(*bytes.Buffer)) error {
 	path := s.getenv("GITHUB_STEP_SUMMARY")
-	if s.getenv("GITHUB_ACTIONS") != "true" || path == "" {
+	if !inActions(s) || path == "" {
 		return nil
 	}
 	var b bytes.Buffer
@@ -23,5 +35,59 @@ func appendStepSummary(s streams, render func(*bytes.Buffer)) error {
 		f.Close()
 		return fmt.Errorf("step summary: %w", err)
 	}
+	if s.gh != nil {
+		s.gh.summary = true
+	}
 	return f.Close()
+}
+
+// refusal marks an error that refused a plan or an apply as it was asked
+// (--max-deletes, a stale plan), as opposed to one that made it fail.
+type refusal struct{ error }
+
+func (r refusal) Unwrap() error { return r.error }
+
+// reportToActions tells GitHub Actions why command cmd ended with err: an
+// ::error annotation per line of the error, and the step summary when the
+// command did not get to say it there itself.
+func reportToActions(s streams, cmd string, err error) {
+	var ee *exitError
+	if errors.As(err, &ee) && ee.err == nil {
+		return // already said (errSilent), or not an error (plan's exit 2)
+	}
+	if !inActions(s) || err == nil || err.Error() == "" {
+		return
+	}
+	for _, line := range strings.Split(err.Error(), "\n") {
+		if line != "" {
+			annotate(s, cmd, line)
+		}
+	}
+	if s.gh == nil || s.gh.outcome || (cmd != "plan" && cmd != "apply") {
+		return
+	}
+	word := "Failed"
+	var r refusal
+	if errors.As(err, &r) {
+		word = "Refused"
+	}
+	werr := appendStepSummary(s, func(b *bytes.Buffer) {
+		if !s.gh.summary {
+			fmt.Fprintf(b, "### orgsync %s\n\n", cmd)
+		}
+		fmt.Fprintf(b, "**%s**: %s\n\n", word, mdLine(err.Error()))
+	})
+	if werr != nil {
+		fmt.Fprintf(s.stderr, "orgsync: warning: %v\n", werr)
+	}
+}
+
+// annotate prints one ::error workflow command for the run page.
+func annotate(s streams, cmd, msg string) {
+	fmt.Fprintf(s.stderr, "::error title=%s::%s\n", escapeProperty("orgsync "+cmd), escapeData(msg))
+}
+
+// mdLine puts a possibly multi-line message on one Markdown line.
+func mdLine(s string) string {
+	return strings.NewReplacer("\n", "; ", "|", `\|`).Replace(strings.TrimSpace(s))
 }

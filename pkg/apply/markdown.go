@@ -12,6 +12,17 @@ import (
 func RenderMarkdown(w io.Writer, r *Report) {
 	s := r.Summary
 	fmt.Fprintf(w, "### orgsync apply\n\n")
+	switch r.Status {
+	case StatusRefused:
+		fmt.Fprintf(w, "**Refused**: %s\n\n", mdEscape(r.Reason))
+	case StatusFailed:
+		fmt.Fprintf(w, "**Failed**: some changes failed or some source orgs could not be used (see below).\n\n")
+	case StatusInterrupted:
+		fmt.Fprintf(w, "**Interrupted**: changes not started were skipped; run apply again to finish.\n\n")
+	}
+	if r.Shard != nil {
+		fmt.Fprintf(w, "Shard %d of %d.\n\n", r.Shard.Index, r.Shard.Count)
+	}
 	fmt.Fprintf(w, "| created | updated | deleted | already present | unchanged | failed | skipped |\n|---:|---:|---:|---:|---:|---:|---:|\n| %d | %d | %d | %d | %d | %d | %d |\n\n",
 		s.Created, s.Updated, s.Deleted, s.AlreadyPresent, s.Unchanged, s.Failed, s.Skipped)
 	type counts struct{ changed, failed, skipped int }
@@ -53,6 +64,10 @@ func RenderMarkdown(w io.Writer, r *Report) {
 			sink := f.SinkOrg.Label
 			if sink == "" {
 				sink = f.SinkOrg.ID
+			}
+			if f.Action == ActionVerify { // a whole org, no sink
+				fmt.Fprintf(w, "- `%s` %s: %s\n", f.Action, mdEscape(f.SourceOrg.Label), mdEscape(f.Error))
+				continue
 			}
 			fmt.Fprintf(w, "- `%s` %s → %s: %s\n", f.Action, mdEscape(f.SourceOrg.Label), mdEscape(sink), mdEscape(f.Error))
 		}
