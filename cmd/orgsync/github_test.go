@@ -30,15 +30,19 @@ func TestGitHubEarlyFailures(t *testing.T) {
 				requireRun(t, "plan", "--sandbox", state, "-f", m, "--out", filepath.Join(dir, "plan.json"))
 				requireRun(t, "apply", "--sandbox", state, "-f", m, "--auto-approve", "--report", filepath.Join(dir, "r0.json"))
 			},
-			args:        func(dir, state, _ string) []string { return []string{"apply", filepath.Join(dir, "plan.json"), "--sandbox", state} },
+			args: func(dir, state, _ string) []string {
+				return []string{"apply", filepath.Join(dir, "plan.json"), "--sandbox", state}
+			},
 			wantError:   "::error title=orgsync apply::the saved plan is stale",
 			wantSummary: []string{"### orgsync apply", "**Refused**: the saved plan is stale", "| 0 | 0 | 0 | 0 | 0 | 0 | 2 |"}},
 		{name: "apply over --max-deletes",
 			setup: func(t *testing.T, dir, state, _ string) {
 				requireRun(t, "apply", "--sandbox", state, "-f", writeFile(t, dir, "wide.yaml", hubManifest), "--auto-approve", "--report", filepath.Join(dir, "r0.json"))
 			},
-			manifest:    narrow,
-			args:        func(_, state, m string) []string { return []string{"apply", "--sandbox", state, "-f", m, "--auto-approve", "--max-deletes", "0"} },
+			manifest: narrow,
+			args: func(_, state, m string) []string {
+				return []string{"apply", "--sandbox", state, "-f", m, "--auto-approve", "--max-deletes", "0"}
+			},
 			wantError:   "::error title=orgsync apply::the plan deletes 1 connection, more than --max-deletes 0 allows",
 			wantSummary: []string{"### orgsync apply", "**Refused**: the plan deletes 1 connection"}},
 		{name: "apply with orgs that cannot be read",
@@ -58,8 +62,10 @@ func TestGitHubEarlyFailures(t *testing.T) {
 			setup: func(t *testing.T, dir, state, _ string) {
 				requireRun(t, "apply", "--sandbox", state, "-f", writeFile(t, dir, "wide.yaml", hubManifest), "--auto-approve", "--report", filepath.Join(dir, "r0.json"))
 			},
-			manifest:    narrow,
-			args:        func(_, state, m string) []string { return []string{"plan", "--sandbox", state, "-f", m, "--max-deletes", "0"} },
+			manifest: narrow,
+			args: func(_, state, m string) []string {
+				return []string{"plan", "--sandbox", state, "-f", m, "--max-deletes", "0"}
+			},
 			wantError:   "::error title=orgsync plan::the plan deletes 1 connection",
 			wantSummary: []string{"### orgsync plan", "| 0 | 0 | 1 | 1 | 0 |", "**Refused**: the plan deletes 1 connection"}},
 	}
@@ -113,4 +119,3 @@ func TestGitHubNoAnnotationForExitCodes(t *testing.T) {
 	assert.Equal(t, 2, r.code, r.stderr)
 	assert.NotContains(t, r.stderr, "::error")
 }
-
