@@ -32,7 +32,7 @@ func TestE2EUnusableOrgIsOneVerifyResult(t *testing.T) {
 	report := filepath.Join(w.dir, "report.json")
 	r := runOrgsync(t, w.dir, w.env, "apply", "-f", w.manifest, "--auto-approve", "--report", report, "--api-url", ts.URL)
 	require.Equal(t, 1, r.code, r.stderr)
-	assert.Contains(t, r.stderr, "orgsync: error: org src-1: $E2E_API_KEY_1 and $E2E_APP_KEY_1 are not set")
+	assert.Contains(t, r.stderr, "orgsync: error: org src-1: check keys: $E2E_API_KEY_1 and $E2E_APP_KEY_1: not set")
 
 	validateAgainstSchema(t, "report.schema.json", mustRead(t, report))
 	rep := readReport(t, report)
@@ -43,7 +43,7 @@ func TestE2EUnusableOrgIsOneVerifyResult(t *testing.T) {
 	assert.Equal(t, apply.ActionVerify, v.Action)
 	assert.Equal(t, apply.Failed, v.Outcome)
 	assert.Equal(t, "src-1", v.SourceOrg.Label)
-	assert.Contains(t, v.Error, "$E2E_API_KEY_1 and $E2E_APP_KEY_1 are not set")
+	assert.Contains(t, v.Error, "check keys: $E2E_API_KEY_1 and $E2E_APP_KEY_1: not set")
 	assert.Len(t, sb.Connections(), 4, "src-0 and src-2 were applied")
 	for _, c := range sb.Connections() {
 		assert.NotEqual(t, e2eOrgID(1, 1), c.Source, "src-1 got no connection")

@@ -47,7 +47,7 @@ func TestGitHubEarlyFailures(t *testing.T) {
 			wantSummary: []string{"### orgsync apply", "**Refused**: the plan deletes 1 connection"}},
 		{name: "apply with orgs that cannot be read",
 			args:        func(_, _, m string) []string { return []string{"apply", "-f", m, "--auto-approve"} },
-			wantError:   "::error title=orgsync apply::org team-a: $A_API and $A_APP are not set",
+			wantError:   "::error title=orgsync apply::org team-a: check keys: $A_API and $A_APP: not set",
 			wantSummary: []string{"### orgsync apply", "**Failed**", "`verify` team-a"}},
 		{name: "apply of an invalid manifest",
 			manifest:    "version: 2\n",
@@ -56,8 +56,8 @@ func TestGitHubEarlyFailures(t *testing.T) {
 			wantSummary: []string{"### orgsync apply", "**Refused**: the manifest is invalid: 2 problems"}},
 		{name: "plan with orgs that cannot be read",
 			args:        func(_, _, m string) []string { return []string{"plan", "-f", m} },
-			wantError:   "::error title=orgsync plan::org team-a: $A_API and $A_APP are not set",
-			wantSummary: []string{"### orgsync plan", "**Failed**: org team-a: $A_API and $A_APP are not set"}},
+			wantError:   "::error title=orgsync plan::org team-a: check keys: $A_API and $A_APP: not set",
+			wantSummary: []string{"### orgsync plan", "**Failed**: org team-a: check keys: $A_API and $A_APP: not set"}},
 		{name: "plan over --max-deletes",
 			setup: func(t *testing.T, dir, state, _ string) {
 				requireRun(t, "apply", "--sandbox", state, "-f", writeFile(t, dir, "wide.yaml", hubManifest), "--auto-approve", "--report", filepath.Join(dir, "r0.json"))
