@@ -8,7 +8,6 @@ package main
 // stdout and stderr are those of a real run. Unix only, as they send signals.
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -121,7 +120,7 @@ func (w *e2eWorld) checkConverged(t *testing.T, sb *sandbox.Server) {
 // orgsync is one orgsync subprocess.
 type orgsync struct {
 	cmd            *exec.Cmd
-	stdout, stderr bytes.Buffer
+	stdout, stderr lockedBuffer  // read while it runs
 	done           chan struct{} // closed when it has exited
 	waitErr        error
 }

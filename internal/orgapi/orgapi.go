@@ -114,7 +114,8 @@ func New(cfg Config, orgs []plan.SourceOrg) (*Clients, error) {
 		t.MaxIdleConnsPerHost = cfg.Parallelism
 		transport = t
 	}
-	httpClient := &http.Client{Transport: api.LimitConcurrency(transport, cfg.Parallelism)}
+	httpClient := &http.Client{Transport: transport}
+	slots := api.NewSlots(cfg.Parallelism)
 	c := &Clients{byLabel: make(map[string]*orgClient, len(orgs)), endpoint: make(map[string]Endpoint, len(orgs)),
 		stop: cfg.Stop, counters: cfg.Counters}
 	var failed []OrgFailure
@@ -141,7 +142,7 @@ func New(cfg Config, orgs []plan.SourceOrg) (*Clients, error) {
 			return api.NewClient(api.Config{
 				BaseURL: ep.URL, APIKey: pair.API, AppKey: pair.App, UserAgent: cfg.UserAgent,
 				HTTPClient: httpClient, Timeout: cfg.Timeout, MaxRetries: cfg.MaxRetries,
-				Rate: r, Burst: cfg.Burst, RateIsCap: cfg.RateIsCap, OnResponse: cfg.OnResponse,
+				Rate: r, Burst: cfg.Burst, RateIsCap: cfg.RateIsCap, OnResponse: cfg.OnResponse, Slots: slots,
 			})
 		}}
 		c.endpoint[o.Label] = ep
@@ -190,7 +191,7 @@ func (c *Clients) call(ctx context.Context, fn func(ctx context.Context) error) 
 		ctx = api.WithStop(ctx, c.stop)
 	}
 	err := fn(ctx)
-	return apply.Call{Attempts: ci.Attempts, HTTPStatus: ci.StatusCode, Throttled: ci.Throttled}, err
+	return apply.Call{Attempts: ci.Attempts, HTTPStatus: ci.StatusCode, Throttled: ci.Throttled, Unanswered: ci.Unanswered}, err
 }
 
 // read is call for the [plan.Reader] methods, whose cost nobody else counts.

@@ -518,7 +518,7 @@ func TestClientsCountRetriesAndThrottles(t *testing.T) {
 				id, call, err := c.CreateConnection(t.Context(), plan.SourceOrg{Label: src.Label, ID: src.ID}, sink.ID, []string{"logs"})
 				require.NoError(t, err)
 				assert.NotEmpty(t, id)
-				assert.Equal(t, apply.Call{Attempts: 3, HTTPStatus: http.StatusOK, Throttled: 1}, call)
+				assert.Equal(t, apply.Call{Attempts: 3, HTTPStatus: http.StatusOK, Throttled: 1, Unanswered: 1}, call)
 			}},
 		{name: "plan and apply sharing the counters count each retry once",
 			script: map[string][]int{currentUser: {http.StatusBadGateway}, create: {dropAfter}},

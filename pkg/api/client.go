@@ -47,6 +47,7 @@ type Config struct {
 	Burst        int                // seed burst; >= 1 when Rate > 0
 	RateIsCap    bool               // headers may lower the pace below Rate but never raise it above
 	OnResponse   func(ResponseInfo) // optional; called for every response, retries included, from any goroutine
+	Slots        *Slots             // requests in flight at most, shared with other clients; nil = no bound
 }
 
 // String describes cfg without its keys, so that a %v in a log line cannot
@@ -83,6 +84,7 @@ type CallInfo struct {
 	Attempts   int
 	StatusCode int
 	Throttled  int // 429 answers seen
+	Unanswered int // attempts that got no whole answer: the server may have acted on them
 }
 
 type callInfoKey struct{}
@@ -127,6 +129,7 @@ type Client struct {
 	onResponse   func(ResponseInfo)
 	clk          *clock
 	pacers       *pacers
+	slots        *Slots
 }
 
 // keys are the org's credentials.
@@ -174,6 +177,7 @@ func NewClient(cfg Config) (*Client, error) {
 		maxRetries:   cfg.MaxRetries,
 		maxRetryWait: cmp(cfg.MaxRetryWait, defaultMaxRetryWait),
 		onResponse:   cfg.OnResponse,
+		slots:        cfg.Slots,
 		clk:          &clock{now: time.Now, sleep: sleepCtx, rnd: rand.Float64},
 	}
 	if cfg.HTTPClient != nil {
@@ -318,14 +322,23 @@ func (c *Client) do(ctx context.Context, r request) error {
 		if err != nil {
 			return waitFailed(attempt, err)
 		}
+		if err := c.slots.acquire(waitCtx); err != nil {
+			release()
+			return waitFailed(attempt, err)
+		}
 		select {
 		case <-stop:
+			c.slots.release()
 			release()
 			return stopped(attempt)
 		default:
 		}
 		info.Attempts = attempt
 		a := c.attempt(ctx, r.method, c.base+display, payload)
+		c.slots.release()
+		if a.err != nil || a.readErr != nil {
+			info.Unanswered++
+		}
 		if a.err != nil {
 			release()
 		}

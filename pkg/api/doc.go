@@ -37,6 +37,8 @@
 // from the X-RateLimit-* headers, and holds requests back until the next
 // window instead of sending them into a 429. After a 429 every request of
 // the bucket waits. [Config.Rate] seeds a token bucket, or caps it with
-// [Config.RateIsCap]. [LimitConcurrency] bounds the requests in flight
-// across clients.
+// [Config.RateIsCap]. [Slots] bound the requests in flight across clients;
+// a call takes a slot only when its request may go, and [Config.Timeout]
+// counts from then: time spent waiting for a slot, a window or a backoff
+// never times a request out.
 package api

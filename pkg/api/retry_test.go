@@ -286,7 +286,7 @@ func TestRetries(t *testing.T) {
 			answers: func(t *testing.T) []func(http.ResponseWriter, *http.Request) {
 				return []func(http.ResponseWriter, *http.Request){dropConnection(t), created}
 			},
-			wantInfo:  api.CallInfo{Attempts: 2, StatusCode: 200},
+			wantInfo:  api.CallInfo{Attempts: 2, StatusCode: 200, Unanswered: 1},
 			wantWaits: []time.Duration{187500 * time.Microsecond},
 		},
 		{
@@ -296,7 +296,7 @@ func TestRetries(t *testing.T) {
 				return []func(http.ResponseWriter, *http.Request){dropConnection(t), dropConnection(t)}
 			},
 			wantErr:   "POST /api/v2/org_connections: EOF",
-			wantInfo:  api.CallInfo{Attempts: 2},
+			wantInfo:  api.CallInfo{Attempts: 2, Unanswered: 2},
 			wantWaits: []time.Duration{187500 * time.Microsecond},
 		},
 	}
@@ -405,7 +405,7 @@ func TestTransportErrors(t *testing.T) {
 		_, err = c.CreateConnection(api.WithCallInfo(t.Context(), &ci), sinkOrg, []string{"logs"})
 		require.ErrorIs(t, err, syscall.ECONNREFUSED)
 		assert.Regexp(t, `^POST /api/v2/org_connections: dial tcp 127\.0\.0\.1:\d+: connect: connection refused$`, err.Error())
-		assert.Equal(t, api.CallInfo{Attempts: 3}, ci)
+		assert.Equal(t, api.CallInfo{Attempts: 3, Unanswered: 3}, ci, "a refused connection looks like any failed one")
 		assert.Len(t, clk.Waits(), 2)
 	})
 	t.Run("https to an http server is not retried", func(t *testing.T) {
@@ -473,7 +473,7 @@ func TestPerAttemptTimeout(t *testing.T) {
 		var ci api.CallInfo
 		_, err := c.CreateConnection(api.WithCallInfo(t.Context(), &ci), sinkOrg, []string{"logs"})
 		require.NoError(t, err)
-		assert.Equal(t, api.CallInfo{Attempts: 2, StatusCode: 200}, ci)
+		assert.Equal(t, api.CallInfo{Attempts: 2, StatusCode: 200, Unanswered: 1}, ci)
 		elapsed := time.Since(start)
 		assert.GreaterOrEqual(t, elapsed, 5*time.Second+125*time.Millisecond)
 		assert.LessOrEqual(t, elapsed, 5*time.Second+250*time.Millisecond)

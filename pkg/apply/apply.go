@@ -7,8 +7,8 @@
 // goroutines (an errgroup per org), and all orgs run at once. Pacing against
 // the server's rate limits happens inside the per-org API client, so an org
 // that waits for its rate-limit window never holds back another org; the
-// caller bounds the total number of requests in flight at the transport
-// (api.LimitConcurrency). A failed change never cancels the others.
+// caller bounds the total number of requests in flight across orgs
+// (api.Slots). A failed change never cancels the others.
 //
 // # Order
 //
@@ -17,8 +17,11 @@
 //
 // # Interrupts
 //
-// When Options.Stop is closed, no new change starts (those not started are
-// reported as skipped) while requests already on the wire finish.
+// When Options.Stop is closed, no new change starts in any org (those not
+// started are reported as skipped) while requests already on the wire
+// finish. A change whose request still waits for a slot, a rate-limit
+// window or a backoff has not started: the client gives up its wait at
+// once (api.WithStop) and the change is skipped.
 package apply
 
 import (
@@ -53,6 +56,7 @@ type Call struct {
 	Attempts   int // HTTP attempts, retries included; 0 if nothing was sent
 	HTTPStatus int // status of the last answer, 0 if none
 	Throttled  int // 429 answers among them
+	Unanswered int // attempts that got no whole answer: the server may have acted on them
 }
 
 // Options tune a run.
@@ -261,7 +265,10 @@ func (r *runner) runChange(ctx context.Context, c plan.Change) Result {
 	}
 	// rec accounts for one call. The report's http_status is the status of
 	// the last write, so a re-read after a 409 leaves it at 409.
+	calls, unanswered := 0, 0
 	rec := func(call Call, isWrite bool) {
+		calls++
+		unanswered += call.Unanswered
 		res.Attempts += call.Attempts
 		if call.HTTPStatus != 0 && isWrite {
 			res.HTTPStatus = call.HTTPStatus
@@ -290,7 +297,7 @@ func (r *runner) runChange(ctx context.Context, c plan.Change) Result {
 	res.Duration = r.opt.Now().Sub(start)
 	if err != nil {
 		res.Outcome, res.Error = Failed, err.Error()
-		if res.Attempts == 0 && errors.Is(err, api.ErrStopped) {
+		if notStarted(err, calls, unanswered) {
 			res.Outcome, res.Error = Skipped, "not started: the run was interrupted"
 		}
 		if api.IsUnauthorized(err) || api.IsForbidden(err) {
@@ -298,6 +305,16 @@ func (r *runner) runChange(ctx context.Context, c plan.Change) Result {
 		}
 	}
 	return res
+}
+
+// notStarted tells whether a change that ended with err was stopped before
+// it could have changed anything: its one call was stopped while waiting
+// for a slot, a rate-limit window or a retry, and each attempt it sent got
+// a whole answer (a 429 or a 5xx, or it would not have been retried). A
+// second call follows only an answer that found the connection (a 409 or
+// a 404 on update), and an attempt without an answer may have landed.
+func notStarted(err error, calls, unanswered int) bool {
+	return errors.Is(err, api.ErrStopped) && calls <= 1 && unanswered == 0
 }
 
 // create creates the connection; a 409 means it is already there (possibly

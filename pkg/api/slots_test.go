@@ -51,7 +51,7 @@ type countingBody struct {
 	done func()
 }
 
-// Read ends the round trip at EOF, as LimitConcurrency does.
+// Read ends the round trip at EOF.
 func (b *countingBody) Read(p []byte) (int, error) {
 	n, err := b.Reader.Read(p)
 	if err == io.EOF {
@@ -62,7 +62,7 @@ func (b *countingBody) Read(p []byte) (int, error) {
 
 func (b *countingBody) Close() error { b.once.Do(b.done); return nil }
 
-func TestLimitConcurrency(t *testing.T) {
+func TestSlotsBoundRequestsInFlight(t *testing.T) {
 	tests := []struct {
 		name, want int
 	}{
@@ -75,11 +75,11 @@ func TestLimitConcurrency(t *testing.T) {
 		t.Run(fmt.Sprintf("n=%d", tt.name), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				gate := &gateTransport{release: make(chan struct{})}
-				rt := api.LimitConcurrency(gate, tt.name)
-				// Two clients (two orgs) share the transport.
+				slots := api.NewSlots(tt.name)
+				// Two clients (two orgs) share the slots.
 				var clients []*api.Client
 				for range 2 {
-					clients = append(clients, newMemClientRT(t, rt))
+					clients = append(clients, newMemClientRT(t, gate, slots))
 				}
 				var wg sync.WaitGroup
 				for i := range 10 {
@@ -98,11 +98,10 @@ func TestLimitConcurrency(t *testing.T) {
 	}
 }
 
-func TestLimitConcurrencyCancelWhileWaiting(t *testing.T) {
+func TestSlotsCancelWhileWaiting(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		gate := &gateTransport{release: make(chan struct{})}
-		rt := api.LimitConcurrency(gate, 1)
-		c := newMemClientRT(t, rt)
+		c := newMemClientRT(t, gate, api.NewSlots(1))
 		go func() { _ = c.DeleteConnection(t.Context(), connID) }() // takes the only slot
 		synctest.Wait()
 		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
@@ -114,15 +113,14 @@ func TestLimitConcurrencyCancelWhileWaiting(t *testing.T) {
 	})
 }
 
-func TestLimitConcurrencyReleasesOnError(t *testing.T) {
+func TestSlotsReleasedOnError(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var calls atomic.Int32
 		failing := roundTripFunc(func(*http.Request) (*http.Response, error) {
 			calls.Add(1)
 			return nil, errors.New("boom")
 		})
-		rt := api.LimitConcurrency(failing, 1)
-		c := newMemClientRT(t, rt)
+		c := newMemClientRT(t, failing, api.NewSlots(1))
 		for range 3 {
 			assert.ErrorContains(t, c.DeleteConnection(t.Context(), connID), "boom")
 		}
@@ -134,10 +132,63 @@ type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
-func newMemClientRT(t *testing.T, rt http.RoundTripper) *api.Client {
+func newMemClientRT(t *testing.T, rt http.RoundTripper, slots *api.Slots) *api.Client {
 	t.Helper()
 	c, err := api.NewClient(api.Config{BaseURL: "http://127.0.0.1", APIKey: testAPIKey, AppKey: testAppKey,
-		HTTPClient: &http.Client{Transport: rt}})
+		HTTPClient: &http.Client{Transport: rt}, Slots: slots})
 	require.NoError(t, err)
 	return c
+}
+
+// TestStopWhileWaitingForASlot: a call waiting for a slot is not started;
+// a stop ends its wait at once, while the call holding the slot finishes.
+func TestStopWhileWaitingForASlot(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gate := &gateTransport{release: make(chan struct{})}
+		c := newMemClientRT(t, gate, api.NewSlots(1))
+		stop := make(chan struct{})
+		ctx := api.WithStop(t.Context(), stop)
+		var first error
+		done := make(chan struct{})
+		go func() { first = c.DeleteConnection(ctx, connID); close(done) }() // takes the only slot
+		synctest.Wait()
+		time.AfterFunc(time.Second, func() { close(stop) })
+		start := time.Now()
+		var ci api.CallInfo
+		err := c.DeleteConnection(api.WithCallInfo(ctx, &ci), connID)
+		require.ErrorIs(t, err, api.ErrStopped)
+		assert.Equal(t, time.Second, time.Since(start), "the wait ends with the stop")
+		assert.Equal(t, api.CallInfo{}, ci, "nothing was sent")
+		close(gate.release)
+		<-done
+		assert.NoError(t, first, "the call on the wire finishes")
+		assert.Equal(t, int32(1), gate.maxSeen.Load())
+	})
+}
+
+// TestTimeoutStartsOnTheWire: the per-attempt timeout does not count the
+// wait for a slot, and the elapsed time reported is the request's own.
+func TestTimeoutStartsOnTheWire(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var elapsed []time.Duration
+		slots := api.NewSlots(1)
+		c := newMemClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(200) }), 2*time.Second,
+			func(cfg *api.Config) {
+				cfg.Slots, cfg.Timeout, cfg.MaxRetries = slots, 3*time.Second, 0
+				cfg.OnResponse = func(ri api.ResponseInfo) {
+					mu.Lock()
+					elapsed = append(elapsed, ri.Elapsed)
+					mu.Unlock()
+				}
+			})
+		start := time.Now()
+		var wg sync.WaitGroup
+		for range 5 {
+			wg.Go(func() { assert.NoError(t, c.DeleteConnection(t.Context(), connID)) })
+		}
+		wg.Wait()
+		assert.Equal(t, 10*time.Second, time.Since(start), "one at a time")
+		assert.Equal(t, []time.Duration{2 * time.Second, 2 * time.Second, 2 * time.Second, 2 * time.Second, 2 * time.Second}, elapsed)
+	})
 }
