@@ -327,6 +327,19 @@ func (r *runner) create(ctx context.Context, org plan.SourceOrg, c plan.Change, 
 		res.Outcome, res.ConnectionID = Created, id
 		return nil
 	}
+	if api.IsNotFound(err) {
+		// The API answers 404 for a sink it does not know, which is what
+		// an org of another site or account is from where the source is.
+		site := org.Site
+		if site == "" {
+			site = "the source org's site"
+		}
+		sink := c.SinkOrg.ID
+		if c.SinkOrg.Label != "" {
+			sink = c.SinkOrg.Label + " (" + c.SinkOrg.ID + ")"
+		}
+		return fmt.Errorf("sink org %s not found on site %s: Datadog connects orgs of the same account and site only: %w", sink, site, err)
+	}
 	if !api.IsConflict(err) {
 		return err
 	}

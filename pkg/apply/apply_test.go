@@ -267,6 +267,25 @@ func TestRunOutcomes(t *testing.T) {
 	}
 }
 
+// TestCreateToAnUnknownSink: a 404 on create names the site the sink was
+// looked for on, and why Datadog would not find it there.
+func TestCreateToAnUnknownSink(t *testing.T) {
+	t.Parallel()
+	f := newFakeWriter()
+	f.failOn[idX] = &api.Error{Method: "POST", URL: "/api/v2/org_connections", StatusCode: 404, Errors: []string{"Not found"}}
+	src := orgA
+	src.Site = "datadoghq.eu"
+	p := newPlan(plan.Change{Action: plan.Create, SourceOrg: ref(orgA), SinkOrg: plan.OrgRef{ID: idX}, After: []string{"logs"}})
+	p.Orgs = []plan.SourceOrg{src}
+	rep := Run(context.Background(), p, f, Options{Now: fixedClock()})
+	require.Len(t, rep.Results, 1)
+	r := rep.Results[0]
+	assert.Equal(t, Failed, r.Outcome)
+	assert.Equal(t, 404, r.HTTPStatus)
+	assert.Equal(t, "sink org "+idX+" not found on site datadoghq.eu: Datadog connects orgs of the same account and site only: "+
+		"POST /api/v2/org_connections: 404 Not Found: Not found", r.Error)
+}
+
 func TestRunConvergesLiveState(t *testing.T) {
 	t.Parallel()
 	f := newFakeWriter()
