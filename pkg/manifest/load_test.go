@@ -87,11 +87,11 @@ func TestLoadValid(t *testing.T) {
 			paths: []string{"ok-contract/manifest.yaml"},
 			want: &Manifest{
 				Orgs: []Org{
-					{Label: "hub", ID: hub, Site: "datadoghq.com", APIKeyEnv: "DD_API_KEY", AppKeyEnv: "DD_APP_KEY", Pos: pos("ok-contract/manifest.yaml", 7, 3)},
-					{Label: "team-a", ID: teamA, Site: "datadoghq.eu", APIKeyEnv: "DD_API_KEY_TEAM_A", AppKeyEnv: "DD_APP_KEY_TEAM_A", Prune: true, Pos: pos("ok-contract/manifest.yaml", 9, 3)},
+					{Label: "hub", ID: hub, Site: "datadoghq.eu", APIKeyEnv: "DD_API_KEY", AppKeyEnv: "DD_APP_KEY", Pos: pos("ok-contract/manifest.yaml", 7, 3)},
+					{Label: "team-a", ID: teamA, Site: "datadoghq.eu", APIKeyEnv: "DD_API_KEY_TEAM_A", AppKeyEnv: "DD_APP_KEY_TEAM_A", Prune: true, Pos: pos("ok-contract/manifest.yaml", 10, 3)},
 				},
 				Connections: []Connection{
-					{SourceLabel: "team-a", SinkLabel: "hub", SinkID: hub, Types: []string{"logs", "metrics"}, Pos: pos("ok-contract/manifest.yaml", 16, 5)},
+					{SourceLabel: "team-a", SinkLabel: "hub", SinkID: hub, Types: []string{"logs", "metrics"}, Pos: pos("ok-contract/manifest.yaml", 17, 5)},
 				},
 			},
 		},

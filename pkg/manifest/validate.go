@@ -357,13 +357,13 @@ func (l *loader) expand(w func(int) *fileWalker) []Connection {
 			sources, sourceRefs = append(sources, o), append(sourceRefs, r)
 		}
 		type sink struct {
-			label, id string
-			ref       valueRef
+			label, id, site string
+			ref             valueRef
 		}
 		var sinks []sink
 		for _, r := range c.to {
 			if o := l.orgs[r.value]; o != nil {
-				sinks = append(sinks, sink{label: o.org.Label, id: o.org.ID, ref: r})
+				sinks = append(sinks, sink{label: o.org.Label, id: o.org.ID, site: o.org.Site, ref: r})
 				continue
 			}
 			if uuidRE.MatchString(r.value) {
@@ -412,6 +412,16 @@ func (l *loader) expand(w func(int) *fileWalker) []Connection {
 					}
 					fw.errAt(pos, p, msg)
 					continue
+				}
+				if src.org.Site != "" && snk.site != "" && src.org.Site != snk.site {
+					// Reported where the pair is written; its repeat, if
+					// any, is still reported below.
+					sitePos, siteAt := snk.ref.pos, snk.ref.at
+					if c.fromList && !c.toList {
+						sitePos, siteAt = sourceRefs[i].pos, sourceRefs[i].at
+					}
+					fw.errAt(sitePos, siteAt, fmt.Sprintf("connection %s joins orgs of different sites: %s is on %s, %s on %s; Datadog connects orgs of the same account and site only",
+						name, src.org.Label, src.org.Site, snk.label, snk.site))
 				}
 				key := [2]string{src.org.Label, snk.id}
 				if snk.id == "" { // the sink's id is invalid, and reported
