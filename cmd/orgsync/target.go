@@ -18,28 +18,40 @@ import (
 )
 
 // loadManifest loads and validates the manifests, printing every problem
-// as FILE:LINE:COL: message (and as GitHub annotations inside Actions).
+// as FILE:LINE:COL: message and every warning as "orgsync: warning:
+// FILE:LINE:COL: message" (and both as GitHub annotations inside Actions).
 func loadManifest(paths []string, s streams) (*manifest.Manifest, error) {
 	if len(paths) == 0 {
 		return nil, withHint(errors.New("no manifest given"), "name one or more files or directories with -f")
 	}
 	m, err := manifest.Load(paths)
+	gh := s.getenv("GITHUB_ACTIONS") == "true"
 	if err == nil {
+		for _, w := range m.Warnings {
+			fmt.Fprintf(s.stderr, "orgsync: warning: %s\n", w.Error())
+			if gh {
+				annotate(s.stderr, "warning", w)
+			}
+		}
 		return m, nil
 	}
 	var verrs *manifest.ValidationErrors
 	if !errors.As(err, &verrs) {
 		return nil, err
 	}
-	gh := s.getenv("GITHUB_ACTIONS") == "true"
 	for _, e := range verrs.Errors {
 		fmt.Fprintln(s.stderr, e.Error())
 		if gh {
-			fmt.Fprintf(s.stderr, "::error file=%s,line=%d,col=%d::%s\n",
-				escapeProperty(e.File), e.Line, e.Column, escapeData(e.Msg))
+			annotate(s.stderr, "error", e)
 		}
 	}
 	return nil, &exitError{code: 1, err: fmt.Errorf("the manifest is invalid: %d %s", len(verrs.Errors), plural(len(verrs.Errors), "problem", "problems"))}
+}
+
+// annotate prints a GitHub Actions annotation of kind (error, warning) at
+// the manifest position of e.
+func annotate(w io.Writer, kind string, e *manifest.ValidationError) {
+	fmt.Fprintf(w, "::%s file=%s,line=%d,col=%d::%s\n", kind, escapeProperty(e.File), e.Line, e.Column, escapeData(e.Msg))
 }
 
 // escapeData and escapeProperty follow the GitHub Actions workflow command

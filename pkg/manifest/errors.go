@@ -59,8 +59,9 @@ const maxErrors = 1000
 // them, so that hostile input cannot grow the list without bound; full tells
 // the loader to stop early.
 type collector struct {
-	files []string // display name of each file, in load order
-	list  []collected
+	files    []string // display name of each file, in load order
+	list     []collected
+	warnings []collected
 }
 
 type collected struct {
@@ -86,12 +87,17 @@ func (c *collector) add(file int, pos Position, fieldPath, msg string) {
 	}})
 }
 
-// result sorts the problems and returns them as *ValidationErrors, or nil.
-func (c *collector) result() error {
-	if len(c.list) == 0 {
-		return nil
-	}
-	slices.SortFunc(c.list, func(a, b collected) int {
+// warn records a warning of file number file at pos: something worth
+// saying that does not make the manifest invalid.
+func (c *collector) warn(file int, pos Position, fieldPath, msg string) {
+	c.warnings = append(c.warnings, collected{file: file, seq: len(c.warnings), err: &ValidationError{
+		File: c.files[file], Line: max(pos.Line, 1), Column: max(pos.Column, 1), Path: fieldPath, Msg: msg,
+	}})
+}
+
+// sorted returns the errors of list in file, line and column order.
+func sorted(list []collected) []*ValidationError {
+	slices.SortFunc(list, func(a, b collected) int {
 		return cmp.Or(
 			cmp.Compare(a.file, b.file),
 			cmp.Compare(a.err.Line, b.err.Line),
@@ -99,10 +105,19 @@ func (c *collector) result() error {
 			cmp.Compare(a.seq, b.seq),
 		)
 	})
-	errs := make([]*ValidationError, 0, len(c.list))
-	for _, e := range c.list {
+	errs := make([]*ValidationError, 0, len(list))
+	for _, e := range list {
 		errs = append(errs, e.err)
 	}
+	return errs
+}
+
+// result sorts the problems and returns them as *ValidationErrors, or nil.
+func (c *collector) result() error {
+	if len(c.list) == 0 {
+		return nil
+	}
+	errs := sorted(c.list)
 	if len(errs) > maxErrors {
 		cut := *errs[maxErrors]
 		cut.Path = ""

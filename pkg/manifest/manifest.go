@@ -7,6 +7,10 @@ package manifest
 type Manifest struct {
 	Orgs        []Org
 	Connections []Connection
+	// Warnings are what [Load] found worth saying that does not make the
+	// manifest invalid (an org with more than 5 sinks), in file, line and
+	// column order.
+	Warnings []*ValidationError
 }
 
 // Org is one org of the manifest, with defaults already applied.

@@ -315,6 +315,9 @@ func (l *loader) finish() (*Manifest, error) {
 		return nil, err
 	}
 	m := &Manifest{Orgs: make([]Org, 0, len(l.orgList)), Connections: conns}
+	if len(l.errs.warnings) > 0 {
+		m.Warnings = sorted(l.errs.warnings)
+	}
 	for _, o := range l.orgList {
 		m.Orgs = append(m.Orgs, o.org)
 	}
@@ -330,6 +333,7 @@ func (l *loader) finish() (*Manifest, error) {
 // declared twice and connections without types.
 func (l *loader) expand(w func(int) *fileWalker) []Connection {
 	pairs := map[[2]string]Position{}
+	fan := map[string]*fanOut{}
 	var out []Connection
 	labels := make([]string, 0, len(l.orgList))
 	for _, o := range l.orgList {
@@ -432,6 +436,7 @@ func (l *loader) expand(w func(int) *fileWalker) []Connection {
 					continue
 				}
 				pairs[key] = pos
+				fan[src.org.Label] = fan[src.org.Label].add(key[1], fw.file, pos, p)
 				if !typesOK {
 					continue
 				}
@@ -445,7 +450,44 @@ func (l *loader) expand(w func(int) *fileWalker) []Connection {
 			}
 		}
 	}
+	for _, o := range l.orgList {
+		if f := fan[o.org.Label]; f != nil && len(f.sinks) > maxSinks {
+			msg := fmt.Sprintf("org %s shares with %d other orgs (the %dth here): Datadog allows more than %d on Enterprise plans only",
+				o.org.Label, len(f.sinks), maxSinks+1, maxSinks)
+			if at := f.at.String(); at != "" {
+				msg = at + ": " + msg
+			}
+			l.errs.warn(f.file, f.pos, f.at.String(), msg)
+		}
+	}
 	return out
+}
+
+// maxSinks is how many other orgs an org may share with below Datadog's
+// Enterprise plans.
+const maxSinks = 5
+
+// fanOut is the distinct sinks of one source org, and where the first one
+// past maxSinks was declared.
+type fanOut struct {
+	sinks map[string]bool
+	file  int
+	pos   Position
+	at    fieldPath
+}
+
+// add records a sink of the source; f may be nil.
+func (f *fanOut) add(sink string, file int, pos Position, at fieldPath) *fanOut {
+	if f == nil {
+		f = &fanOut{sinks: map[string]bool{}}
+	}
+	if !f.sinks[sink] {
+		f.sinks[sink] = true
+		if len(f.sinks) == maxSinks+1 {
+			f.file, f.pos, f.at = file, pos, at
+		}
+	}
+	return f
 }
 
 // suggestLabel returns a label close to s, for manifests small enough to search.

@@ -1,0 +1,40 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+// TestManySinksWarning: more than 5 sinks for one source org is a warning
+// in validate and plan, on stderr and as a GitHub annotation, not an error.
+func TestManySinksWarning(t *testing.T) {
+	t.Parallel()
+	var m strings.Builder
+	m.WriteString("version: 1\norgs:\n  platform: {id: 00000000-0000-4000-8000-000000000001}\n")
+	var sinks []string
+	for i := 1; i <= 6; i++ {
+		fmt.Fprintf(&m, "  s%d: {id: 00000000-0000-4000-8000-0000000000%02d}\n", i, 10+i)
+		sinks = append(sinks, fmt.Sprintf("s%d", i))
+	}
+	fmt.Fprintf(&m, "connections:\n  - from: platform\n    to: [%s]\n    types: [logs]\n", strings.Join(sinks, ", "))
+	dir := t.TempDir()
+	path := writeFile(t, dir, "m.yaml", m.String())
+	const msg = "connections[0].to[5]: org platform shares with 6 other orgs (the 6th here): Datadog allows more than 5 on Enterprise plans only"
+	for _, args := range [][]string{
+		{"validate", "-f", path},
+		{"plan", "--sandbox", filepath.Join(dir, "state.json"), "-f", path},
+	} {
+		r := runCLI(t, nil, args...)
+		assert.Equal(t, 0, r.code, r.stderr)
+		assert.Contains(t, r.stderr, "orgsync: warning: "+path+":12:30: "+msg+"\n", args)
+		assert.NotContains(t, r.stderr, "::warning", args)
+
+		r = runCLI(t, map[string]string{"GITHUB_ACTIONS": "true"}, args...)
+		assert.Equal(t, 0, r.code, r.stderr)
+		assert.Contains(t, r.stderr, "::warning file="+escapeProperty(path)+",line=12,col=30::"+msg+"\n", args)
+	}
+}
