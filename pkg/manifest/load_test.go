@@ -128,6 +128,20 @@ func TestLoadValid(t *testing.T) {
 			},
 		},
 		{
+			name:  "a raw UUID sink that is a declared org is that org",
+			paths: []string{"ok-uuid-sink-declared"},
+			want: &Manifest{
+				Orgs: []Org{
+					{Label: "hub", ID: hub, Site: "datadoghq.com", APIKeyEnv: "DD_API_KEY", AppKeyEnv: "DD_APP_KEY", Pos: pos("ok-uuid-sink-declared/manifest.yaml", 5, 3)},
+					{Label: "team-a", ID: teamA, Site: "datadoghq.com", APIKeyEnv: "DD_API_KEY", AppKeyEnv: "DD_APP_KEY", Pos: pos("ok-uuid-sink-declared/manifest.yaml", 7, 3)},
+				},
+				Connections: []Connection{
+					{SourceLabel: "team-a", SinkLabel: "", SinkID: raw, Types: []string{"logs"}, Pos: pos("ok-uuid-sink-declared/manifest.yaml", 11, 48)},
+					{SourceLabel: "team-a", SinkLabel: "hub", SinkID: hub, Types: []string{"logs"}, Pos: pos("ok-uuid-sink-declared/manifest.yaml", 11, 10)},
+				},
+			},
+		},
+		{
 			name:  "quoted labels",
 			paths: []string{"ok-quoted-labels"},
 		},

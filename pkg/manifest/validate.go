@@ -371,7 +371,14 @@ func (l *loader) expand(w func(int) *fileWalker) []Connection {
 				continue
 			}
 			if uuidRE.MatchString(r.value) {
-				sinks = append(sinks, sink{id: strings.ToLower(r.value), ref: r})
+				// A declared org named by its id is that org, so that
+				// every plan names it by its label.
+				id := strings.ToLower(r.value)
+				if o := l.orgIDs[id]; o != nil {
+					sinks = append(sinks, sink{label: o.org.Label, id: id, site: o.org.Site, ref: r})
+					continue
+				}
+				sinks = append(sinks, sink{id: id, ref: r})
 				continue
 			}
 			msg := quoteValue(r.value) + " is neither an org label of this manifest nor an org UUID"
@@ -411,7 +418,7 @@ func (l *loader) expand(w func(int) *fileWalker) []Connection {
 				name := src.org.Label + " -> " + cmp.Or(snk.label, snk.id)
 				if snk.label == src.org.Label || (snk.id != "" && snk.id == src.org.ID) {
 					msg := "connection " + name + " connects an org to itself"
-					if snk.label == "" {
+					if snk.ref.value != snk.label {
 						msg += fmt.Sprintf(" (%s is the id of %s)", snk.id, src.org.Label)
 					}
 					fw.errAt(pos, p, msg)
@@ -432,7 +439,7 @@ func (l *loader) expand(w func(int) *fileWalker) []Connection {
 					key[1] = "label:" + snk.label
 				}
 				if firstPos, dup := pairs[key]; dup {
-					fw.errAt(pos, nil, fmt.Sprintf("connection %s is declared twice (first at %s)", name, posString(firstPos)))
+					fw.errAt(pos, p, fmt.Sprintf("connection %s is declared twice (first at %s)", name, posString(firstPos)))
 					continue
 				}
 				pairs[key] = pos

@@ -7,6 +7,9 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/orgsync/orgsync/pkg/plan"
 )
 
 // TestManySinksWarning: more than 5 sinks for one source org is a warning
@@ -36,5 +39,33 @@ func TestManySinksWarning(t *testing.T) {
 		r = runCLI(t, map[string]string{"GITHUB_ACTIONS": "true"}, args...)
 		assert.Equal(t, 0, r.code, r.stderr)
 		assert.Contains(t, r.stderr, "::warning file="+escapeProperty(path)+",line=12,col=30::"+msg+"\n", args)
+	}
+}
+
+// TestRawUUIDSinkOfADeclaredOrg: a sink named by the UUID of a declared org
+// is that org, named by its label in the plan before and after applying.
+func TestRawUUIDSinkOfADeclaredOrg(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state.json")
+	m := writeFile(t, dir, "m.yaml", `version: 1
+orgs:
+  hub: {id: 83999dcd-7f97-11f0-8de1-1ecf66f1aa85}
+  team-a: {id: 4dee724d-00cc-11ea-a77b-570c9d03c6c5}
+connections:
+  - {from: team-a, to: 83999DCD-7F97-11F0-8DE1-1ECF66F1AA85, types: [logs]}
+`)
+	for i, want := range []plan.Action{plan.Create, plan.Noop} {
+		r := runCLI(t, nil, "plan", "--sandbox", state, "-f", m, "--json")
+		require.Equal(t, 0, r.code, r.stderr)
+		var p plan.Plan
+		decodeJSON(t, r.stdout, &p)
+		require.Len(t, p.Changes, 1)
+		assert.Equal(t, want, p.Changes[0].Action)
+		assert.Equal(t, plan.OrgRef{Label: "hub", ID: "83999dcd-7f97-11f0-8de1-1ecf66f1aa85"}, p.Changes[0].SinkOrg, "plan %d", i)
+		if i == 0 {
+			r = runCLI(t, nil, "apply", "--sandbox", state, "-f", m, "--auto-approve", "--report", filepath.Join(dir, "r.json"))
+			require.Equal(t, 0, r.code, r.stderr)
+		}
 	}
 }
