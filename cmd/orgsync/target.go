@@ -30,7 +30,7 @@ func loadManifest(paths []string, s streams) (*manifest.Manifest, error) {
 		for _, w := range m.Warnings {
 			fmt.Fprintf(s.stderr, "orgsync: warning: %s\n", w.Error())
 			if gh {
-				annotate(s.stderr, "warning", w)
+				annotateAt(s.stderr, "warning", w)
 			}
 		}
 		return m, nil
@@ -42,15 +42,15 @@ func loadManifest(paths []string, s streams) (*manifest.Manifest, error) {
 	for _, e := range verrs.Errors {
 		fmt.Fprintln(s.stderr, e.Error())
 		if gh {
-			annotate(s.stderr, "error", e)
+			annotateAt(s.stderr, "error", e)
 		}
 	}
 	return nil, &exitError{code: 1, err: fmt.Errorf("the manifest is invalid: %d %s", len(verrs.Errors), plural(len(verrs.Errors), "problem", "problems"))}
 }
 
-// annotate prints a GitHub Actions annotation of kind (error, warning) at
+// annotateAt prints a GitHub Actions annotation of kind (error, warning) at
 // the manifest position of e.
-func annotate(w io.Writer, kind string, e *manifest.ValidationError) {
+func annotateAt(w io.Writer, kind string, e *manifest.ValidationError) {
 	fmt.Fprintf(w, "::%s file=%s,line=%d,col=%d::%s\n", kind, escapeProperty(e.File), e.Line, e.Column, escapeData(e.Msg))
 }
 
