@@ -96,7 +96,7 @@ func describeKeySource(kind string) string {
 	case plan.KeysFromSandbox:
 		return "the sandbox"
 	}
-	return "the env vars the manifest names"
+	return "env vars (api_key_env and app_key_env)"
 }
 
 // noteKeySource tells, when a saved plan found its keys elsewhere than this

@@ -228,6 +228,7 @@ func TestE2EKeysCommandFailsOneOrg(t *testing.T) {
 			r := runOrgsync(t, w.dir, nil, append([]string{"plan"}, base...)...)
 			assert.Equal(t, 1, r.code, "a plan that leaves an org out would lie")
 			assert.Contains(t, r.stderr, "orgsync: error: "+tt.wantErr)
+			assert.Contains(t, r.stderr, "orgsync: hint: fix the keys of those orgs, or leave them out: --org runs only the orgs it names\n")
 			assert.NotContains(t, r.stdout+r.stderr, marker)
 
 			r = runOrgsync(t, w.dir, nil, append([]string{"apply", "--auto-approve", "--report", "report.json"}, base...)...)
@@ -327,4 +328,19 @@ func TestE2EKeysFileProblems(t *testing.T) {
 	assert.Equal(t, 1, r.code)
 	assert.Equal(t, "orgsync: error: keys file "+file+": want a map from org id or label to {api_key, app_key} (line 1)\n", r.stderr)
 	assert.Equal(t, requests, sb.Stats().Requests, "no request sent")
+}
+
+// TestE2ESavedPlanNotesKeySource: a plan made with a keys file is applied
+// with the env vars the plan names, as apply's own command line says, and
+// apply notes the change of source.
+func TestE2ESavedPlanNotesKeySource(t *testing.T) {
+	t.Parallel()
+	w := newE2EWorld(t, 2, 1, "n0te")
+	sb, ts := w.serve(t, sandbox.Faults{})
+	r := runOrgsync(t, w.dir, nil, "plan", "--api-url", ts.URL, "-f", w.manifest, "--out", "plan.json", "--keys-file", w.writeKeysFile(t, "keys.json", false))
+	require.Equal(t, 0, r.code, r.stderr)
+	r = runOrgsync(t, w.dir, w.env, "apply", "plan.json", "--api-url", ts.URL, "--report", "report.json")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "orgsync: note: the plan found its keys in a keys file; this apply reads them from env vars (api_key_env and app_key_env)\n")
+	w.checkConverged(t, sb)
 }

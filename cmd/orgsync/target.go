@@ -14,6 +14,7 @@ import (
 	"github.com/orgsync/orgsync/internal/orgapi"
 	"github.com/orgsync/orgsync/pkg/api"
 	"github.com/orgsync/orgsync/pkg/apply"
+	"github.com/orgsync/orgsync/pkg/keys"
 	"github.com/orgsync/orgsync/pkg/plan"
 )
 
@@ -293,6 +294,9 @@ func orgErrorsErr(errs []*plan.OrgError) error {
 		}
 		if api.IsUnauthorized(e) {
 			return withHint(err, "the server refused the keys: check the keys that org gets from its env vars, keys file entry or keys command")
+		}
+		if ke := (*keys.Error)(nil); errors.As(e, &ke) {
+			return withHint(err, "fix the keys of those orgs, or leave them out: --org runs only the orgs it names")
 		}
 	}
 	return err

@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"github.com/orgsync/orgsync/pkg/manifest"
 	"net/http/httptest"
+	"os"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/orgsync/orgsync/pkg/keys"
 	"github.com/orgsync/orgsync/pkg/plan"
 	"github.com/orgsync/orgsync/pkg/sandbox"
 )
@@ -17,6 +20,91 @@ import (
 // does with its default parallelism and no rate limit (target: under 10 s).
 func BenchmarkPlanAgainstSandbox(b *testing.B) {
 	const orgs, perOrg = 1000, 10
+	m, url := serveBenchWorld(b, orgs, perOrg)
+	clients, err := New(Config{Endpoints: Everywhere(url, "the benchmark's server"), Keys: SandboxKeys, Timeout: 30 * time.Second, MaxRetries: 3, Burst: 1, Parallelism: 10},
+		FromManifest(m.Orgs))
+	if err != nil {
+		b.Fatal(err)
+	}
+	sources := manifest.SourceOrgs(m)
+	b.ResetTimer()
+	for b.Loop() {
+		st, err := plan.ReadState(context.Background(), clients, sources, 10)
+		if err != nil {
+			b.Fatal(err)
+		}
+		p := plan.Diff(m, st)
+		if p.Summary.Noop != orgs*perOrg || p.Summary.Pending() != 0 {
+			b.Fatalf("unexpected plan %+v", p.Summary)
+		}
+	}
+}
+
+// BenchmarkPlanKeysCommand plans 500 source orgs against the emulator over
+// loopback HTTP, with the keys from the env (in memory) and from a keys
+// command run through sh once per org, as `orgsync plan --keys-command`
+// does. The difference between the two is what the command adds to a plan
+// (target: under 2 s for 500 orgs).
+func BenchmarkPlanKeysCommand(b *testing.B) {
+	const orgs = 500
+	m, url := serveBenchWorld(b, orgs, 1)
+	sources := manifest.SourceOrgs(m)
+	command := `printf '{"api_key": "sandbox-api-%s", "app_key": "sandbox-app-%s"}\n' "$ORGSYNC_ORG_ID" "$ORGSYNC_ORG_ID"`
+	for _, src := range []struct {
+		name string
+		keys func() keys.Source
+	}{
+		{"env", func() keys.Source { return SandboxKeys }},
+		{"keys command", func() keys.Source {
+			return keys.Once(keys.NewCommand(command, keys.CommandOptions{Env: []string{"PATH=" + os.Getenv("PATH")}}))
+		}},
+	} {
+		b.Run(src.name, func(b *testing.B) {
+			// CPU time, the process's and its children's, is reported
+			// beside wall time: on a loaded machine, the wall time of
+			// starting 500 processes says more about the load than about
+			// orgsync.
+			before := cpuTime()
+			for b.Loop() {
+				// New clients each time: keys are asked for once per org
+				// and run, as in one `orgsync plan`.
+				clients, err := New(Config{Endpoints: Everywhere(url, "the benchmark's server"), Keys: src.keys(),
+					Timeout: 30 * time.Second, MaxRetries: 3, Burst: 1, Parallelism: 10}, FromManifest(m.Orgs))
+				if err != nil {
+					b.Fatal(err)
+				}
+				st, err := plan.ReadState(context.Background(), clients, sources, 10)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if p := plan.Diff(m, st); p.Summary.Noop != orgs || p.Summary.Pending() != 0 {
+					b.Fatalf("unexpected plan %+v", p.Summary)
+				}
+			}
+			after := cpuTime()
+			b.ReportMetric(float64((after.self-before.self).Milliseconds())/float64(b.N), "cpu-ms/op")
+			b.ReportMetric(float64((after.children-before.children).Milliseconds())/float64(b.N), "children-cpu-ms/op")
+		})
+	}
+}
+
+// cpu is the user plus system CPU time used so far.
+type cpu struct{ self, children time.Duration }
+
+func cpuTime() cpu {
+	var self, children syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &self)
+	_ = syscall.Getrusage(syscall.RUSAGE_CHILDREN, &children)
+	d := func(r syscall.Rusage) time.Duration {
+		return time.Duration(r.Utime.Nano() + r.Stime.Nano())
+	}
+	return cpu{d(self), d(children)}
+}
+
+// serveBenchWorld serves, on a loopback port for the benchmark's duration,
+// an emulator holding orgs source orgs with perOrg connections each (to the
+// next orgs), and returns the manifest that declares exactly them.
+func serveBenchWorld(b *testing.B, orgs, perOrg int) (*manifest.Manifest, string) {
 	m := &manifest.Manifest{}
 	f := &sandbox.Fixture{}
 	for i := range orgs {
@@ -37,24 +125,8 @@ func BenchmarkPlanAgainstSandbox(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer srv.Close()
+	b.Cleanup(func() { _ = srv.Close() })
 	hs := httptest.NewServer(srv)
-	defer hs.Close()
-	clients, err := New(Config{Endpoints: Everywhere(hs.URL, "the benchmark's server"), Keys: SandboxKeys, Timeout: 30 * time.Second, MaxRetries: 3, Burst: 1, Parallelism: 10},
-		FromManifest(m.Orgs))
-	if err != nil {
-		b.Fatal(err)
-	}
-	sources := manifest.SourceOrgs(m)
-	b.ResetTimer()
-	for b.Loop() {
-		st, err := plan.ReadState(context.Background(), clients, sources, 10)
-		if err != nil {
-			b.Fatal(err)
-		}
-		p := plan.Diff(m, st)
-		if p.Summary.Noop != orgs*perOrg || p.Summary.Pending() != 0 {
-			b.Fatalf("unexpected plan %+v", p.Summary)
-		}
-	}
+	b.Cleanup(hs.Close)
+	return m, hs.URL
 }

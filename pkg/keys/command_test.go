@@ -117,30 +117,39 @@ func TestCommand(t *testing.T) {
 // checks that no more than the bound ever overlapped.
 func TestCommandRunsAtBoundedConcurrency(t *testing.T) {
 	t.Parallel()
-	log := filepath.Join(t.TempDir(), "log")
-	cmd := fmt.Sprintf(`echo start >> %s; sleep 0.05; echo end >> %s; %s`, log, log, printKeys)
-	src := keys.NewCommand(cmd, keys.CommandOptions{Env: testEnv(), Concurrency: 2})
-	var wg sync.WaitGroup
-	for i := range 6 {
-		wg.Go(func() {
-			_, err := src.Keys(t.Context(), keys.Org{Label: fmt.Sprintf("org-%d", i), ID: teamA.ID})
-			assert.NoError(t, err)
+	for _, tt := range []struct {
+		concurrency, orgs, want int
+	}{{2, 6, 2}, {0, 12, keys.DefaultCommandConcurrency}} {
+		t.Run(fmt.Sprint(tt.concurrency), func(t *testing.T) {
+			t.Parallel()
+			log := filepath.Join(t.TempDir(), "log")
+			cmd := fmt.Sprintf(`echo start >> %s; sleep 0.05; echo end >> %s; %s`, log, log, printKeys)
+			src := keys.NewCommand(cmd, keys.CommandOptions{Env: testEnv(), Concurrency: tt.concurrency})
+			var wg sync.WaitGroup
+			for i := range tt.orgs {
+				wg.Go(func() {
+					_, err := src.Keys(t.Context(), keys.Org{Label: fmt.Sprintf("org-%d", i), ID: teamA.ID})
+					assert.NoError(t, err)
+				})
+			}
+			wg.Wait()
+			b, err := os.ReadFile(log)
+			require.NoError(t, err)
+			running, most := 0, 0
+			for _, l := range strings.Fields(string(b)) {
+				if l == "start" {
+					running++
+				} else {
+					running--
+				}
+				most = max(most, running)
+			}
+			assert.Equal(t, 2*tt.orgs, len(strings.Fields(string(b))), "one run per org")
+			assert.LessOrEqual(t, most, tt.want)
 		})
 	}
-	wg.Wait()
-	b, err := os.ReadFile(log)
-	require.NoError(t, err)
-	running, most := 0, 0
-	for _, l := range strings.Fields(string(b)) {
-		if l == "start" {
-			running++
-		} else {
-			running--
-		}
-		most = max(most, running)
-	}
-	assert.Equal(t, 12, len(strings.Fields(string(b))), "six runs")
-	assert.LessOrEqual(t, most, 2)
+	assert.Equal(t, 8, keys.DefaultCommandConcurrency, "the README says up to 8 at a time")
+	assert.Equal(t, 30*time.Second, keys.DefaultCommandTimeout, "the README says 30 s")
 }
 
 func TestCommandStopsWithItsContext(t *testing.T) {
