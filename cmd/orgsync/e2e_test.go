@@ -420,7 +420,8 @@ func TestE2EKeysNeverLeak(t *testing.T) {
 			return map[string]string{"ORGSYNC_KEYS_FILE": w.writeKeysFile(t, "keys.json", true)}
 		}, steps: []step{
 			{args: []string{"plan", "-v", "--json", "--out", "plan.json"}, wantCode: 0},
-			{args: []string{"apply", "plan.json", "-v", "--report", "report.json"}, savedPlan: true, wantCode: 0, check: func(t *testing.T, _ cliResult, dir string) {
+			// The saved plan verified against the manifest (-f is added).
+			{args: []string{"apply", "plan.json", "-v", "--report", "report.json"}, wantCode: 0, check: func(t *testing.T, _ cliResult, dir string) {
 				assert.Equal(t, 4, reportOf(t, dir).Summary.Created)
 			}},
 		}},

@@ -176,3 +176,29 @@ func TestE2ETamperedPlansAreRefused(t *testing.T) {
 		assert.Contains(t, r.stderr, "orgsync: hint: make the plan again")
 	})
 }
+
+// TestE2EPlanOnlyReads: plan, whatever it finds to create, update or
+// delete, and with --out, sends only GET requests, so that pull request
+// jobs can plan with read-only application keys.
+func TestE2EPlanOnlyReads(t *testing.T) {
+	t.Parallel()
+	const idHub, idA, idB = "83999dcd-7f97-11f0-8de1-1ecf66f1aa85", "4dee724d-00cc-11ea-a77b-570c9d03c6c5", "11111111-1111-4111-8111-111111111111"
+	sb, err := sandbox.New(&sandbox.Fixture{
+		Orgs: []sandbox.FixtureOrg{{ID: idHub, Name: "hub"},
+			{ID: idA, Name: "team-a", APIKey: "a-api", AppKey: "a-app"}, {ID: idB, Name: "team-b", APIKey: "b-api", AppKey: "b-app"}},
+		// team-b prunes: its connection to team-a is a delete; team-a's
+		// drifted types an update; team-b -> hub a create.
+		Connections: []sandbox.FixtureConnection{{Source: idB, Sink: idA, Types: []string{"logs"}}, {Source: idA, Sink: idHub, Types: []string{"audit"}}},
+	}, sandbox.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = sb.Close() })
+	var writes atomic.Int64
+	hs := serveHandler(t, countWrites(sb, &writes))
+	dir := t.TempDir()
+	writeFile(t, dir, "m.yaml", hubManifest)
+	env := map[string]string{"A_API": "a-api", "A_APP": "a-app", "B_API": "b-api", "B_APP": "b-app"}
+	r := runOrgsync(t, dir, env, "plan", "--api-url", hs.URL, "-f", "m.yaml", "--out", "plan.json", "--detailed-exitcode")
+	assert.Equal(t, 2, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "Plan: 1 to create, 1 to update, 1 to delete")
+	assert.Zero(t, writes.Load(), "plan sent a request that is not a GET")
+}
