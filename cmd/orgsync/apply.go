@@ -46,6 +46,9 @@ func parseApplyArgs(args []string, s streams) (applyArgs, error) {
 	if err != nil {
 		return a, err
 	}
+	if err := checkLabelArgs(rest, a.target.orgs); err != nil {
+		return a, err
+	}
 	switch {
 	case len(a.target.files) > 0:
 		for _, r := range rest {
@@ -58,6 +61,8 @@ func parseApplyArgs(args []string, s streams) (applyArgs, error) {
 				a.planFile = r
 			}
 		}
+	case len(rest) == 1 && a.planFile == "" && isManifestPath(rest[0]):
+		return a, manifestNotPlan(rest[0], fmt.Errorf("%s is a manifest, not a saved plan", rest[0]))
 	case len(rest) == 1 && a.planFile == "":
 		a.planFile = rest[0]
 	case len(rest) > 0 && a.planFile != "":
@@ -162,7 +167,9 @@ func (ap *applier) fromManifest(ctx context.Context) error {
 	for _, e := range st.orgErrs {
 		unread = append(unread, e.Org.Label)
 	}
-	if err := ap.showPlan(p, unread); err != nil {
+	if emptyShard(&ap.args.target, st.orgs) {
+		fmt.Fprintf(ap.human, "No source orgs in shard %s: nothing to apply.\n", &ap.args.target.shard)
+	} else if err := ap.showPlan(p, unread); err != nil {
 		return err
 	}
 	if err := checkMaxDeletes(p, ap.args.maxDeletes); err != nil {
@@ -182,6 +189,10 @@ func (ap *applier) fromManifest(ctx context.Context) error {
 func (ap *applier) fromSavedPlan(ctx context.Context) error {
 	tf := &ap.args.target
 	p, err := readSavedPlan(ap.args.planFile)
+	var syntax *json.SyntaxError
+	if errors.As(err, &syntax) {
+		return manifestNotPlan(ap.args.planFile, err)
+	}
 	if err != nil {
 		return err
 	}
@@ -274,7 +285,7 @@ func (ap *applier) refuse(p *plan.Plan, err error) error {
 // stepSummary appends the report to the GitHub step summary; the summary
 // then says how the run ended.
 func (ap *applier) stepSummary(rep *apply.Report) {
-	if err := appendStepSummary(ap.s, func(b *bytes.Buffer) { apply.RenderMarkdown(b, rep) }); err != nil {
+	if err := appendStepSummary(ap.s, "rows (source orgs and failures)", func(b *bytes.Buffer) { apply.RenderMarkdown(b, rep) }); err != nil {
 		fmt.Fprintf(ap.s.stderr, "orgsync: warning: %v\n", err)
 	}
 	if ap.s.gh != nil {

@@ -25,6 +25,9 @@ func parseExportArgs(args []string, s streams) (exportArgs, error) {
 	if err != nil {
 		return a, err
 	}
+	if err := checkLabelArgs(rest, a.target.orgs); err != nil {
+		return a, err
+	}
 	a.target.files = append(a.target.files, rest...)
 	return a, a.target.check()
 }

@@ -205,17 +205,8 @@ func TestExportRoundTrip(t *testing.T) {
 func TestShardedRunsMergeToOneRun(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	var b strings.Builder
-	b.WriteString("version: 1\norgs:\n  hub:\n    id: 83999dcd-7f97-11f0-8de1-1ecf66f1aa85\n")
-	var from []string
 	const orgs = 1000
-	for i := range orgs {
-		label := fmt.Sprintf("team-%04d", i)
-		from = append(from, label)
-		fmt.Fprintf(&b, "  %s:\n    id: %08x-0000-4000-8000-000000000000\n", label, i+1)
-	}
-	b.WriteString("connections:\n  - from: [" + strings.Join(from, ", ") + "]\n    to: hub\n    types: [logs]\n")
-	m := writeFile(t, dir, "m.yaml", b.String())
+	m := writeFile(t, dir, "m.yaml", hubFanIn(orgs, "team-%04d"))
 
 	single := filepath.Join(dir, "single.json")
 	r := runCLI(t, nil, "apply", "--sandbox", filepath.Join(dir, "one.json"), "-f", m, "--auto-approve", "--report", single)
@@ -413,3 +404,19 @@ connections: []
 		assert.NotContains(t, r.stdout+r.stderr, "c4n4ry")
 	}
 }
+
+// hubFanIn is a manifest of n source orgs (labels from labelFormat and
+// their index) each connected to one hub with [logs].
+func hubFanIn(n int, labelFormat string) string {
+	var b strings.Builder
+	b.WriteString("version: 1\norgs:\n  hub:\n    id: 83999dcd-7f97-11f0-8de1-1ecf66f1aa85\n")
+	var from []string
+	for i := range n {
+		label := fmt.Sprintf(labelFormat, i)
+		from = append(from, label)
+		fmt.Fprintf(&b, "  %s:\n    id: %08x-0000-4000-8000-000000000000\n", label, i+1)
+	}
+	b.WriteString("connections:\n  - from: [" + strings.Join(from, ", ") + "]\n    to: hub\n    types: [logs]\n")
+	return b.String()
+}
+

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/orgsync/orgsync/internal/atomicfile"
+	"github.com/orgsync/orgsync/pkg/manifest"
 	"github.com/orgsync/orgsync/pkg/plan"
 )
 
@@ -37,6 +38,9 @@ func parsePlanArgs(args []string, s streams) (planArgs, error) {
 	fs.IntVar(&a.maxDeletes, "max-deletes", defaultMaxDeletes, "refuse a plan that deletes more than `N` connections")
 	rest, err := parseInterleaved(fs, args)
 	if err != nil {
+		return a, err
+	}
+	if err := checkLabelArgs(rest, a.target.orgs); err != nil {
 		return a, err
 	}
 	a.target.files = append(a.target.files, rest...)
@@ -68,14 +72,24 @@ func runPlan(ctx context.Context, args []string, s streams) error {
 	}
 	p := plan.Diff(st.manifest, st.live)
 	p.SetKeySource(st.conn.keySource)
-	if a.json {
+	// An empty shard is not an error: n jobs over fewer orgs leave some
+	// jobs nothing to do.
+	switch {
+	case a.json:
+		if emptyShard(&a.target, st.orgs) {
+			fmt.Fprintf(s.stderr, "No source orgs in shard %s: nothing to plan.\n", &a.target.shard)
+		}
 		if err := plan.WriteJSON(s.stdout, p); err != nil {
 			return err
 		}
-	} else if err := plan.RenderText(s.stdout, p, plan.RenderOptions{Color: colorEnabled(&a.target, s, s.stdout)}); err != nil {
-		return err
+	case emptyShard(&a.target, st.orgs):
+		fmt.Fprintf(s.stdout, "No source orgs in shard %s: nothing to plan.\n", &a.target.shard)
+	default:
+		if err := plan.RenderText(s.stdout, p, plan.RenderOptions{Color: colorEnabled(&a.target, s, s.stdout)}); err != nil {
+			return err
+		}
 	}
-	if err := appendStepSummary(s, func(b *bytes.Buffer) { plan.RenderMarkdown(b, p) }); err != nil {
+	if err := appendStepSummary(s, "changes", func(b *bytes.Buffer) { plan.RenderMarkdown(b, p) }); err != nil {
 		fmt.Fprintf(s.stderr, "orgsync: warning: %v\n", err)
 	}
 	if err := checkMaxDeletes(p, a.maxDeletes); err != nil {
@@ -128,4 +142,9 @@ func checkMaxDeletes(p *plan.Plan, max int) error {
 			"review the deletions; if they are intended, raise --max-deletes")
 	}
 	return nil
+}
+
+// emptyShard says whether --shard left no source org to work on.
+func emptyShard(tf *targetFlags, orgs []manifest.Org) bool {
+	return tf.shard.count > 0 && len(orgs) == 0
 }

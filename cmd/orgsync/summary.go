@@ -8,6 +8,11 @@ import (
 	"strings"
 )
 
+// stepSummaryLimit is what orgsync lets the step summary file grow to:
+// GitHub drops a step summary over 1 MiB whole, so a longer one is cut
+// below that, with a line that says how much was left out.
+const stepSummaryLimit = 1000 << 10
+
 // ghState is what a run has told GitHub Actions so far, so that a run that
 // ends early still leaves a step summary that says why, and only once.
 type ghState struct {
@@ -19,8 +24,10 @@ type ghState struct {
 func inActions(s streams) bool { return s.getenv("GITHUB_ACTIONS") == "true" }
 
 // appendStepSummary appends Markdown to the file GitHub Actions names in
-// $GITHUB_STEP_SUMMARY, when running inside Actions.
-func appendStepSummary(s streams, render func(*bytes.Buffer)) error {
+// $GITHUB_STEP_SUMMARY, when running inside Actions. What would take the
+// file over stepSummaryLimit is cut at a line, and a last line says how
+// many rows (rows are items: noun) were left out.
+func appendStepSummary(s streams, noun string, render func(*bytes.Buffer)) error {
 	path := s.getenv("GITHUB_STEP_SUMMARY")
 	if !inActions(s) || path == "" {
 		return nil
@@ -31,7 +38,11 @@ func appendStepSummary(s streams, render func(*bytes.Buffer)) error {
 	if err != nil {
 		return fmt.Errorf("step summary: %w", err)
 	}
-	if _, err := f.Write(b.Bytes()); err != nil {
+	budget := stepSummaryLimit
+	if fi, err := f.Stat(); err == nil {
+		budget -= int(fi.Size())
+	}
+	if _, err := f.Write(truncateSummary(b.Bytes(), budget, noun)); err != nil {
 		f.Close()
 		return fmt.Errorf("step summary: %w", err)
 	}
@@ -71,7 +82,7 @@ func reportToActions(s streams, cmd string, err error) {
 	if errors.As(err, &r) {
 		word = "Refused"
 	}
-	werr := appendStepSummary(s, func(b *bytes.Buffer) {
+	werr := appendStepSummary(s, "lines", func(b *bytes.Buffer) {
 		if !s.gh.summary {
 			fmt.Fprintf(b, "### orgsync %s\n\n", cmd)
 		}
@@ -90,4 +101,29 @@ func annotate(s streams, cmd, msg string) {
 // mdLine puts a possibly multi-line message on one Markdown line.
 func mdLine(s string) string {
 	return strings.NewReplacer("\n", "; ", "|", `\|`).Replace(strings.TrimSpace(s))
+}
+
+// truncateSummary returns md if it fits in budget bytes; otherwise the
+// whole lines of md that fit with a last line saying how many table rows
+// and list items (each one of noun) were left out. With no room even for
+// that line it returns nothing.
+func truncateSummary(md []byte, budget int, noun string) []byte {
+	if len(md) <= budget {
+		return md
+	}
+	note := func(n int) string {
+		return fmt.Sprintf("\n_%d more %s left out: GitHub drops a step summary over 1 MiB; the full list is in the plan JSON or the report._\n\n", n, noun)
+	}
+	room := budget - len(note(len(md))) // the count has at most as many digits as len(md)
+	if room <= 0 {
+		return nil
+	}
+	cut := bytes.LastIndexByte(md[:room], '\n') + 1
+	left := 0
+	for _, line := range strings.Split(string(md[cut:]), "\n") {
+		if (strings.HasPrefix(line, "| ") && !strings.HasPrefix(line, "|---")) || strings.HasPrefix(line, "- ") {
+			left++
+		}
+	}
+	return append(md[:cut:cut], note(left)...)
 }

@@ -236,7 +236,7 @@ func readManifestState(ctx context.Context, tf *targetFlags, s streams, anyOrg b
 	sel := manifest.Selection{Labels: tf.orgs, ShardIndex: tf.shard.index, ShardCount: tf.shard.count}
 	orgs, err := manifest.Select(m, manifest.SourceOrgs(m), sel, anyOrg)
 	if err != nil {
-		return nil, err
+		return nil, withLabelHint(err, m, tf.orgs)
 	}
 	conn, live, orgErrs, err := openOrgs(ctx, tf, s, orgs, sinksOf(m), stop)
 	if err != nil {
