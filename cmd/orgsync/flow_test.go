@@ -419,4 +419,3 @@ func hubFanIn(n int, labelFormat string) string {
 	b.WriteString("connections:\n  - from: [" + strings.Join(from, ", ") + "]\n    to: hub\n    types: [logs]\n")
 	return b.String()
 }
-
