@@ -19,7 +19,7 @@ Usage:
   orgsync apply    PLAN.json  -f PATH... [--report FILE]   apply a saved plan if the manifests give exactly it
   orgsync export   -f PATH... [--org LABEL...]      live state -> manifest YAML
   orgsync sandbox  serve --listen ADDR --fixture FILE [--state FILE]
-  orgsync report   merge [-o FILE] REPORT.json...   join the reports of sharded runs
+  orgsync report   merge [--partial] [-o FILE] REPORT.json...   join the reports of sharded runs
   orgsync version
 
 Flags of plan, apply and export: --org LABEL, --shard i/n, --sandbox FILE,
@@ -30,7 +30,8 @@ Run "orgsync COMMAND -h" for the flags of a command.
 
 Exit codes:
   0  success (plan --detailed-exitcode: no changes)
-  1  error: invalid input, API failure, or any change failed or skipped
+  1  error: invalid input or flags, an org that cannot be used, a refused plan,
+     an interrupt, an API failure, or any change failed or skipped
   2  plan --detailed-exitcode only: changes are pending
 `
 
