@@ -385,6 +385,12 @@ func TestE2EKeysNeverLeak(t *testing.T) {
 			{args: []string{"apply", "plan.json", "-v", "--report", "report.json"}, savedPlan: true, wantCode: 0, check: func(t *testing.T, _ cliResult, dir string) {
 				assert.Equal(t, 4, reportOf(t, dir).Summary.Created)
 			}},
+			// Applied once, the plan is stale: a refused report, a reason,
+			// a step summary and an ::error line.
+			{args: []string{"apply", "plan.json", "-v", "--report", "report.json"}, savedPlan: true, wantCode: 1, check: func(t *testing.T, r cliResult, dir string) {
+				assert.Equal(t, apply.StatusRefused, reportOf(t, dir).Status)
+				assert.Contains(t, r.stderr, "::error title=orgsync apply::")
+			}},
 		}},
 		{name: "apply verbose with JSON output and a step summary", steps: []step{
 			{args: []string{"apply", "--auto-approve", "-v", "--output", "json", "--report", "report.json"}, wantCode: 0, check: func(t *testing.T, r cliResult, _ string) {
