@@ -91,3 +91,25 @@ func TestShellQuote(t *testing.T) {
 		assert.Equal(t, want, shellQuote(in), in)
 	}
 }
+
+// TestSavedPlanOfSomeOrgs: a plan made for some source orgs (--org) is
+// verified against the manifests for those orgs only, and applied.
+func TestSavedPlanOfSomeOrgs(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	state := filepath.Join(dir, "sandbox.json")
+	m := writeFile(t, dir, "m.yaml", hubManifest)
+	planFile := filepath.Join(dir, "plan.json")
+	r := runCLI(t, nil, "plan", "--sandbox", state, "-f", m, "--org", "team-b", "--out", planFile)
+	require.Equal(t, 0, r.code, r.stderr)
+	report := filepath.Join(dir, "r.json")
+	r = runCLI(t, nil, "apply", "--sandbox", state, "--plan", planFile, "-f", m, "--report", report)
+	require.Equal(t, 0, r.code, r.stderr)
+	rep := readReport(t, report)
+	assert.Equal(t, apply.Summary{Created: 1}, rep.Summary)
+	require.Len(t, rep.Results, 1)
+	assert.Equal(t, "team-b", rep.Results[0].SourceOrg.Label)
+
+	r = runCLI(t, nil, "plan", "--sandbox", state, "-f", m, "--detailed-exitcode", "--org", "team-a")
+	assert.Equal(t, 2, r.code, "team-a was not in the plan, and was left alone")
+}
