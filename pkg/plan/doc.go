@@ -6,7 +6,11 @@
 //
 // [ReadState] verifies each source org's keys and reads its outgoing
 // connections through a [Reader], a small interface that the caller
-// implements on top of the API client (and tests implement by hand).
+// implements on top of the API client (and tests implement by hand). It
+// records whom each org's keys belong to and who created each connection:
+// Datadog deletes a user's connections when the user is deactivated, so
+// [PersonalKeyWarnings] and [RequireServiceAccounts] point out keys of
+// people rather than service accounts.
 //
 // # Diff and plan
 //
@@ -16,5 +20,11 @@
 // ([RenderMarkdown]) or the JSON of schemas/plan.schema.json ([WriteJSON]),
 // and records per-org fingerprints of the live state it was computed from,
 // so that a saved plan ([ReadJSON]) is refused once live state moved.
+//
+// # Saved plans
+//
+// A saved plan is untrusted input. [ReadJSON] checks that it holds
+// together; [Mismatches] compares it with the plan the manifests give now,
+// so that only that very plan is applied.
 // [Export] writes live state back as a manifest.
 package plan
