@@ -264,8 +264,8 @@ func TestReadJSONRejects(t *testing.T) {
 			change(m, 2)["sink_org"].(map[string]any)["label"] = "hub" // delete team-c -> team-a
 		}, wantErr: "change 2: org hub has id " + idTeamA},
 		{name: "a site that is not Datadog's", edit: func(m map[string]any) {
-			m["orgs"].([]any)[0].(map[string]any)["site"] = "https://collector.example.net"
-		}, wantErr: `site "https://collector.example.net" is not a Datadog site`},
+			m["orgs"].([]any)[0].(map[string]any)["site"] = "https://user:c4n4ry@collector.example.net"
+		}, wantErr: "org team-a: its site is not a Datadog site (a plan names sites, never URLs"},
 		{name: "a change twice", edit: func(m map[string]any) {
 			m["changes"] = append(m["changes"].([]any), change(m, 0))
 			summary(m)["create"] = 2.0
@@ -285,6 +285,7 @@ func TestReadJSONRejects(t *testing.T) {
 			_, err := ReadJSON(bytes.NewBufferString(in))
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.wantErr)
+			assert.NotContains(t, err.Error(), "c4n4ry", "a secret in the plan is never echoed")
 		})
 	}
 }

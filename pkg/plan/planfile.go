@@ -149,7 +149,8 @@ func (p *Plan) check() error {
 			return fmt.Errorf("org %s has no live_state fingerprint", o.Label)
 		}
 		if !slices.Contains(site.Names, o.Site) {
-			return fmt.Errorf("org %s: site %q is not a Datadog site", o.Label, o.Site)
+			// The value is not quoted: it may be a URL with credentials.
+			return fmt.Errorf("org %s: its site is not a Datadog site (a plan names sites, never URLs; endpoints are given with --api-url)", o.Label)
 		}
 		if err := tie("orgs", OrgRef{Label: o.Label, ID: o.ID}); err != nil {
 			return err
