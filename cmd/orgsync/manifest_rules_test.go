@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/orgsync/orgsync/pkg/plan"
+	"github.com/orgsync/orgsync/pkg/sandbox"
 )
 
 // TestManySinksWarning: more than 5 sinks for one source org is a warning
@@ -68,4 +70,38 @@ connections:
 			require.Equal(t, 0, r.code, r.stderr)
 		}
 	}
+}
+
+// TestKeyEnvTemplates: defaults.api_key_env and app_key_env with {LABEL}
+// name each org's key variables; an org's own value wins.
+func TestKeyEnvTemplates(t *testing.T) {
+	t.Parallel()
+	const hub, teamA, teamB = "83999dcd-7f97-11f0-8de1-1ecf66f1aa85", "4dee724d-00cc-11ea-a77b-570c9d03c6c5", "11111111-1111-4111-8111-111111111111"
+	sb, err := sandbox.New(&sandbox.Fixture{Orgs: []sandbox.FixtureOrg{
+		{ID: hub, Name: "hub"},
+		{ID: teamA, Name: "team-a", APIKey: "a-api", AppKey: "a-app"},
+		{ID: teamB, Name: "team.b", APIKey: "b-api", AppKey: "b-app"},
+	}}, sandbox.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = sb.Close() })
+	hs := httptest.NewServer(sb)
+	t.Cleanup(hs.Close)
+	m := writeFile(t, t.TempDir(), "m.yaml", `version: 1
+defaults:
+  api_key_env: DD_API_KEY_{LABEL}
+  app_key_env: DD_APP_KEY_{LABEL}
+orgs:
+  hub: {id: `+hub+`}
+  team-a: {id: `+teamA+`}
+  team.b: {id: `+teamB+`, app_key_env: TEAM_B_OWN}
+connections:
+  - {from: [team-a, team.b], to: hub, types: [logs]}
+`)
+	env := map[string]string{"DD_API_KEY_TEAM_A": "a-api", "DD_APP_KEY_TEAM_A": "a-app", "DD_API_KEY_TEAM_B": "b-api", "TEAM_B_OWN": "b-app"}
+	r := runCLI(t, env, "plan", "--api-url", hs.URL, "-f", m, "--json")
+	require.Equal(t, 0, r.code, r.stderr)
+	delete(env, "TEAM_B_OWN")
+	r = runCLI(t, env, "plan", "--api-url", hs.URL, "-f", m)
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "$TEAM_B_OWN")
 }

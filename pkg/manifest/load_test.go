@@ -142,6 +142,19 @@ func TestLoadValid(t *testing.T) {
 			},
 		},
 		{
+			name:  "key env templates in the defaults; an org's own value wins",
+			paths: []string{"ok-env-templates"},
+			want: &Manifest{
+				Orgs: []Org{
+					{Label: "hub", ID: hub, Site: "datadoghq.com", APIKeyEnv: "DD_API_KEY_HUB", AppKeyEnv: "HUB_HUB_APP", Pos: pos("ok-env-templates/manifest.yaml", 7, 3)},
+					{Label: "team-a.eu-1", ID: teamA, Site: "datadoghq.com", APIKeyEnv: "TEAM_A_OWN_API_KEY", AppKeyEnv: "TEAM_A_EU_1_TEAM_A_EU_1_APP", Pos: pos("ok-env-templates/manifest.yaml", 8, 3)},
+				},
+				Connections: []Connection{
+					{SourceLabel: "team-a.eu-1", SinkLabel: "hub", SinkID: hub, Types: []string{"logs"}, Pos: pos("ok-env-templates/manifest.yaml", 12, 5)},
+				},
+			},
+		},
+		{
 			name:  "quoted labels",
 			paths: []string{"ok-quoted-labels"},
 		},
@@ -282,6 +295,29 @@ func TestCanonicalSite(t *testing.T) {
 	}
 }
 
+func TestEnvTemplate(t *testing.T) {
+	t.Parallel()
+	for tmpl, want := range map[string]string{
+		"DD_API_KEY_{LABEL}": "",
+		"{LABEL}":            "",
+		"_{LABEL}{LABEL}_X":  "",
+		"DD_API_KEY":         "",
+		"{LABEL":             "unbalanced braces: a { without its }; the only placeholder is {LABEL}",
+		"{{LABEL}}":          "unbalanced braces: a { without its }; the only placeholder is {LABEL}",
+		"LABEL}":             "unbalanced braces: a } without its {; the only placeholder is {LABEL}",
+		"X_{}":               `unknown placeholder "{}"; the only one is {LABEL}`,
+		"X_{ID}":             `unknown placeholder "{ID}"; the only one is {LABEL}`,
+		"9_{LABEL}":          "not a valid environment variable name, with {LABEL} for an org's label (want [A-Za-z_][A-Za-z0-9_]*)",
+		"DD KEY {LABEL}":     "not a valid environment variable name, with {LABEL} for an org's label (want [A-Za-z_][A-Za-z0-9_]*)",
+	} {
+		assert.Equal(t, want, envTemplateProblem(tmpl), tmpl)
+	}
+	for label, want := range map[string]string{"team-a": "K_TEAM_A", "Team.B-2": "K_TEAM_B_2", "x_y": "K_X_Y"} {
+		assert.Equal(t, want, expandEnvTemplate("K_{LABEL}", label), label)
+	}
+	assert.Equal(t, "PLAIN", expandEnvTemplate("PLAIN", "team-a"))
+}
+
 func TestKeyLike(t *testing.T) {
 	t.Parallel()
 	for _, name := range []string{"api_key", "app_key", "apikey", "APIKey", "application_key", "key", "dd-api-key", "token", "client_secret", "password", "api_key_value"} {
@@ -302,7 +338,7 @@ func TestSchemaParts(t *testing.T) {
 	cs, err := loadSchema()
 	require.NoError(t, err)
 	assert.Equal(t, []string{"connections", "defaults", "orgs", "version"}, schemaFields(cs.root))
-	assert.Equal(t, []string{"connection_types", "site"}, schemaFields(cs.defaults))
+	assert.Equal(t, []string{"api_key_env", "app_key_env", "connection_types", "site"}, schemaFields(cs.defaults))
 	assert.Equal(t, []string{"api_key_env", "app_key_env", "id", "prune", "site"}, schemaFields(cs.org))
 	assert.Equal(t, []string{"from", "to", "types"}, schemaFields(cs.connection))
 	assert.Equal(t, []string{"version"}, schemaRequired(cs.root))

@@ -270,6 +270,8 @@ func (w *fileWalker) failure(f *jsonschema.ValidationError, base, baseKey *yaml.
 		w.duplicates(n, p)
 	case k == "site" || k == "defaultSite":
 		// canonicalSite says precisely what is wrong with a site.
+	case k == "defaultEnv" && kw == "pattern":
+		// envTemplateProblem says precisely what is wrong with a template.
 	case kw == "pattern":
 		w.errNode(n, p, patternMessage(k, n.Value))
 	case kw == "enum" && (k == "type"):
@@ -317,7 +319,7 @@ func resolvePointer(base, baseKey *yaml.Node, p fieldPath, loc string, w *fileWa
 }
 
 // pathKind names what the value at p is, for messages: "root", "version",
-// "defaults", "defaultSite", "types", "type", "orgs", "org", "id", "site",
+// "defaults", "defaultSite", "defaultEnv", "types", "type", "orgs", "org", "id", "site",
 // "env", "prune", "connections", "connection", "from", "fromItem", "to",
 // "toItem", or "" for anything else.
 func pathKind(p fieldPath) string {
@@ -341,6 +343,8 @@ func pathKind(p fieldPath) string {
 			return "defaults"
 		case len(p) == 2 && at(1) == "site":
 			return "defaultSite"
+		case len(p) == 2 && (at(1) == "api_key_env" || at(1) == "app_key_env"):
+			return "defaultEnv"
 		case len(p) == 2 && at(1) == "connection_types":
 			return "types"
 		case len(p) == 3 && at(1) == "connection_types":

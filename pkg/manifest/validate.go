@@ -47,10 +47,11 @@ type rootRef struct {
 }
 
 type defaultsDecl struct {
-	pos      Position
-	site     *valueRef
-	types    []string
-	typesSet bool
+	pos            Position
+	site           *valueRef
+	apiEnv, appEnv *valueRef // valid templates (see envTemplateProblem)
+	types          []string
+	typesSet       bool
 }
 
 type orgDecl struct {
@@ -152,6 +153,11 @@ func (l *loader) collectDefaults(w *fileWalker, key, n *yaml.Node) {
 	if _, sn := mapLookupValid(n, "site", w); sn != nil {
 		d.site, _ = w.ref(sn, p.key("site"))
 	}
+	// A template's problems are reported here, not by the schema.
+	d.apiEnv, d.appEnv = w.keyEnvRefs(n, p, func(v string) (string, bool) {
+		msg := envTemplateProblem(v)
+		return msg, msg == ""
+	})
 	if _, tn := mapLookupValid(n, "connection_types", w); tn != nil {
 		d.typesSet = true
 		d.types = w.types(tn)
@@ -209,34 +215,8 @@ func (l *loader) collectOrgs(w *fileWalker, n *yaml.Node) {
 		if _, sn := mapLookupValid(v, "site", w); sn != nil {
 			d.site, _ = w.ref(sn, op.key("site"))
 		}
-		for _, e := range []struct {
-			field string
-			dst   **valueRef
-		}{{"api_key_env", &d.apiEnvRef}, {"app_key_env", &d.appEnvRef}} {
-			_, en := mapLookupValid(v, e.field, w)
-			r, ok := w.ref(en, op.key(e.field))
-			if !ok || !envRE.MatchString(r.value) {
-				continue // missing, or reported by the schema
-			}
-			if looksLikeKey(r.value) {
-				w.errNode(en, r.at, "this looks like a key, not the name of an environment variable; keys must not be written into the manifest")
-				continue
-			}
-			*e.dst = r
-		}
-		d.org.APIKeyEnv, d.org.AppKeyEnv = DefaultAPIKeyEnv, DefaultAppKeyEnv
-		if d.apiEnvRef != nil {
-			d.org.APIKeyEnv = d.apiEnvRef.value
-		}
-		if d.appEnvRef != nil {
-			d.org.AppKeyEnv = d.appEnvRef.value
-		}
-		if d.org.APIKeyEnv == d.org.AppKeyEnv {
-			r := cmp.Or(d.appEnvRef, d.apiEnvRef)
-			if r != nil {
-				w.errNode(r.node, r.at, fmt.Sprintf("api_key_env and app_key_env both name %s; the API key and the application key are different keys", r.value))
-			}
-		}
+		// A name that is not valid is reported by the schema.
+		d.apiEnvRef, d.appEnvRef = w.keyEnvRefs(v, op, func(v string) (string, bool) { return "", envRE.MatchString(v) })
 		if _, pn := mapLookupValid(v, "prune", w); pn != nil && pn.Kind == yaml.ScalarNode && pn.ShortTag() == "!!bool" {
 			var b bool
 			if pn.Decode(&b) == nil {
@@ -244,6 +224,32 @@ func (l *loader) collectOrgs(w *fileWalker, n *yaml.Node) {
 			}
 		}
 	}
+}
+
+// keyEnvRefs returns the api_key_env and app_key_env values of mapping n
+// at p, each nil when missing or unusable: check says whether a value is
+// usable, with a message to report when it is not (none when the schema
+// reports it), and a key written in its place is reported here.
+func (w *fileWalker) keyEnvRefs(n *yaml.Node, p fieldPath, check func(string) (string, bool)) (apiEnv, appEnv *valueRef) {
+	get := func(field string) *valueRef {
+		_, en := mapLookupValid(n, field, w)
+		r, ok := w.ref(en, p.key(field))
+		if !ok {
+			return nil // missing, or reported by the schema
+		}
+		if msg, ok := check(r.value); !ok {
+			if msg != "" {
+				w.errNode(en, r.at, msg)
+			}
+			return nil
+		}
+		if looksLikeKey(r.value) {
+			w.errNode(en, r.at, "this looks like a key, not the name of an environment variable; keys must not be written into the manifest")
+			return nil
+		}
+		return r
+	}
+	return get("api_key_env"), get("app_key_env")
 }
 
 func (l *loader) collectConnection(w *fileWalker, n *yaml.Node, p fieldPath) {
@@ -310,6 +316,7 @@ func (l *loader) finish() (*Manifest, error) {
 		}
 	}
 
+	l.resolveKeyEnvs(w)
 	conns := l.expand(w)
 	if err := l.errs.result(); err != nil {
 		return nil, err
@@ -495,6 +502,50 @@ func (f *fanOut) add(sink string, file int, pos Position, at fieldPath) *fanOut 
 		}
 	}
 	return f
+}
+
+// resolveKeyEnvs names the key env vars of every org: its own, else the
+// defaults' template for its label, else DD_API_KEY / DD_APP_KEY. It
+// reports a template that makes no valid name for an org, and an org whose
+// two names are the same.
+func (l *loader) resolveKeyEnvs(w func(int) *fileWalker) {
+	var apiTmpl, appTmpl *valueRef
+	if d := l.defaults; d != nil {
+		apiTmpl, appTmpl = d.apiEnv, d.appEnv
+	}
+	name := func(o *orgDecl, own, tmpl *valueRef, def string) (string, *valueRef) {
+		switch {
+		case own != nil:
+			return own.value, own
+		case tmpl == nil:
+			return def, nil
+		}
+		v := expandEnvTemplate(tmpl.value, o.org.Label)
+		if !envRE.MatchString(v) {
+			w(tmpl.file).errAt(tmpl.pos, tmpl.at, fmt.Sprintf("for org %s this makes %s, not a valid environment variable name (want %s); give the org its own %s",
+				o.org.Label, quoteValue(v), envSyntax, tmpl.at[len(tmpl.at)-1].key))
+		}
+		return v, tmpl
+	}
+	for _, o := range l.orgList {
+		var apiRef, appRef *valueRef
+		o.org.APIKeyEnv, apiRef = name(o, o.apiEnvRef, apiTmpl, DefaultAPIKeyEnv)
+		o.org.AppKeyEnv, appRef = name(o, o.appEnvRef, appTmpl, DefaultAppKeyEnv)
+		if o.org.APIKeyEnv != o.org.AppKeyEnv {
+			continue
+		}
+		// Reported at the org's own field when it has one, else at the
+		// defaults, once per org.
+		r := cmp.Or(o.appEnvRef, o.apiEnvRef, appRef, apiRef)
+		if r == nil {
+			continue
+		}
+		msg := fmt.Sprintf("api_key_env and app_key_env both name %s; the API key and the application key are different keys", o.org.APIKeyEnv)
+		if o.appEnvRef == nil && o.apiEnvRef == nil {
+			msg = fmt.Sprintf("for org %s, api_key_env and app_key_env both name %s; the API key and the application key are different keys", o.org.Label, o.org.APIKeyEnv)
+		}
+		w(r.file).errAt(r.pos, r.at, msg)
+	}
 }
 
 // suggestLabel returns a label close to s, for manifests small enough to search.
