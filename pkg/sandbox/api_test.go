@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -111,13 +112,31 @@ func TestRouting(t *testing.T) {
 
 func TestCurrentUser(t *testing.T) {
 	t.Parallel()
-	s := newServer(t, recordedFixture(t), Options{})
+	f := recordedFixture(t)
+	f.Orgs[1].User = &FixtureUser{Handle: "orgsync-ci", ServiceAccount: true}
+	s := newServer(t, f, Options{})
 	w := call(s, srcKeys, "GET", "/api/v2/current_user", "")
 	require.Equal(t, http.StatusOK, w.Code)
-	want := fmt.Sprintf(`{"data":{"type":"users","id":%q,"attributes":{"name":"orgsync sandbox","handle":"sandbox-4dee724d@orgsync.invalid","email":"sandbox-4dee724d@orgsync.invalid","status":"Active"},"relationships":{"org":{"data":{"type":"orgs","id":%q}}}}}`+"\n",
+	want := fmt.Sprintf(`{"data":{"type":"users","id":%q,"attributes":{"name":"orgsync sandbox","handle":"sandbox-4dee724d@orgsync.invalid","created_at":"2020-01-01T00:00:00.000000+00:00","modified_at":"2020-01-01T00:00:00.000000+00:00","email":"sandbox-4dee724d@orgsync.invalid","icon":"https://secure.gravatar.com/avatar/47896f7fdf53c3bcf4a446d7e474161e?s=48&d=retro","title":null,"verified":true,"service_account":false,"disabled":false,"allowed_login_methods":[],"status":"Active"},"relationships":{"org":{"data":{"type":"orgs","id":%q}}}}}`+"\n",
 		userID(srcID), srcID)
-	assert.Equal(t, want, w.Body.String())
+	assert.Equal(t, want, w.Body.String(), "default: a personal user")
 	assert.NotEqual(t, userID(srcID), userID(sinkID), "each org has its own user")
+
+	w = call(s, sinkKeys, "GET", "/api/v2/current_user", "")
+	require.Equal(t, http.StatusOK, w.Code)
+	var got struct {
+		Data struct {
+			ID         string
+			Attributes struct {
+				Handle         string
+				ServiceAccount bool `json:"service_account"`
+			}
+		}
+	}
+	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &got))
+	assert.Equal(t, userID(sinkID), got.Data.ID)
+	assert.Equal(t, "orgsync-ci", got.Data.Attributes.Handle)
+	assert.True(t, got.Data.Attributes.ServiceAccount, "the fixture's user")
 }
 
 func TestCreate(t *testing.T) {

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -17,18 +18,47 @@ const (
 	maxLimit = 1000
 )
 
-// currentUser answers GET /api/v2/current_user with the caller's synthetic
-// user and, what orgsync needs from it, the caller's org id.
+// currentUser answers GET /api/v2/current_user with the user behind the
+// caller's keys (its handle, and whether it is a service account) and the
+// caller's org id.
 func (s *Server) currentUser(caller *org) reply {
-	h := userHandle(caller.id)
 	return reply{status: http.StatusOK, body: encodeJSON(oneWire{Data: currentUserWire{
-		Type: "users",
-		ID:   caller.currentUserID,
-		Attributes: currentUserAttrs{
-			Name: userName, Handle: h, Email: h, Status: "Active",
-		},
+		Type:          "users",
+		ID:            caller.user.id,
+		Attributes:    caller.user.attrs(),
 		Relationships: currentUserRelsWr{Org: relWire{Data: relDataWire{Type: "orgs", ID: caller.id}}},
 	}})}
+}
+
+// managedOrgs answers GET /api/v2/org ("List your managed organizations"):
+// the caller's org and the orgs whose parent it is, optionally only those
+// whose name contains filter[name] (case-insensitively). The caller's own
+// org is in `included` whatever the filter, as current_org names it.
+func (s *Server) managedOrgs(caller *org, r *http.Request) reply {
+	filter := strings.ToLower(r.URL.Query().Get("filter[name]"))
+	s.mu.Lock()
+	var managed []*org
+	for _, o := range s.orgs {
+		if o.parent == caller.id && o.id != caller.id && strings.Contains(strings.ToLower(o.name), filter) {
+			managed = append(managed, o)
+		}
+	}
+	s.mu.Unlock()
+	slices.SortFunc(managed, func(a, b *org) int {
+		return cmp.Or(strings.Compare(a.name, b.name), strings.Compare(a.id, b.id))
+	})
+	out := managedOrgsWire{
+		Data: managedOrgsData{ID: caller.id, Type: "managed_orgs", Relationships: managedOrgsRels{
+			CurrentOrg:  relWire{Data: relDataWire{Type: "orgs", ID: caller.id}},
+			ManagedOrgs: relManyWire{Data: make([]relDataWire, 0, len(managed))},
+		}},
+		Included: []managedOrgWire{managedOrg(caller)},
+	}
+	for _, o := range managed {
+		out.Data.Relationships.ManagedOrgs.Data = append(out.Data.Relationships.ManagedOrgs.Data, relDataWire{Type: "orgs", ID: o.id})
+		out.Included = append(out.Included, managedOrg(o))
+	}
+	return reply{status: http.StatusOK, body: encodeJSON(out)}
 }
 
 // listConnections answers GET /api/v2/org_connections: the connections where the
@@ -81,7 +111,7 @@ func (s *Server) listConnections(caller *org, r *http.Request) reply {
 		}
 		if !seenUser[c.source] {
 			seenUser[c.source] = true
-			users = append(users, includedUser(c.source))
+			users = append(users, includedUser(s.userLocked(c.source)))
 		}
 	}
 	out.Included = append(orgs, users...)
@@ -119,44 +149,55 @@ type createRequest struct {
 	} `json:"data"`
 }
 
+// userLocked is the user behind an org's keys, who creates its
+// connections; an org no longer declared gets its default user.
+func (s *Server) userLocked(orgID string) user {
+	if o := s.orgs[orgID]; o != nil {
+		return o.user
+	}
+	return orgUser(orgID, nil)
+}
+
 // createConnection answers POST /api/v2/org_connections. The checks run in the order
 // the recordings imply: a malformed body is 400 before an unknown sink is
 // 404, which comes before the "not allowed" 400 (duplicate types, or a
-// connection to itself), then the 409 for an existing pair.
-func (s *Server) createConnection(caller *org, r *http.Request) (reply, uint64) {
+// connection to itself), then the 409 for an existing pair. A sink on
+// another site is not found either: Datadog connects orgs of one site only.
+// The id it returns is that of the connection written, or "".
+func (s *Server) createConnection(caller *org, r *http.Request) (reply, string) {
 	body, ok := readBody(r)
 	if !ok {
-		return errValidation, 0
+		return errValidation, ""
 	}
 	var req createRequest
 	if json.Unmarshal(body, &req) != nil {
-		return errValidation, 0
+		return errValidation, ""
 	}
 	d := req.Data
 	if d == nil || d.Type != "org_connection" || d.Attributes == nil || d.Relationships == nil ||
 		d.Relationships.SinkOrg == nil || d.Relationships.SinkOrg.Data == nil ||
 		d.Relationships.SinkOrg.Data.ID == nil ||
 		(d.Relationships.SinkOrg.Data.Type != nil && *d.Relationships.SinkOrg.Data.Type != "orgs") {
-		return errValidation, 0
+		return errValidation, ""
 	}
 	types := d.Attributes.ConnectionTypes
 	if !validTypes(types) {
-		return errValidation, 0
+		return errValidation, ""
 	}
 	sinkID := strings.ToLower(*d.Relationships.SinkOrg.Data.ID)
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.orgs[sinkID] == nil {
-		return errNotFound, 0
+	if sink := s.orgs[sinkID]; sink == nil || sink.site != caller.site {
+		return errNotFound, ""
 	}
 	if hasDuplicate(types) || sinkID == caller.id {
 		return jsonError(http.StatusBadRequest,
-			fmt.Sprintf("connection between orgs %s and %s is not allowed", caller.id, sinkID)), 0
+			fmt.Sprintf("connection between orgs %s and %s is not allowed", caller.id, sinkID)), ""
 	}
 	if s.bySource[caller.id][sinkID] != nil {
 		return jsonError(http.StatusConflict,
-			fmt.Sprintf("connection between orgs %s and %s already exists", caller.id, sinkID)), 0
+			fmt.Sprintf("connection between orgs %s and %s already exists", caller.id, sinkID)), ""
 	}
 	c := &conn{
 		id:        s.newIDLocked(),
@@ -166,8 +207,7 @@ func (s *Server) createConnection(caller *org, r *http.Request) (reply, uint64) 
 		createdAt: s.now().UTC().Truncate(time.Microsecond),
 	}
 	s.insertLocked(c)
-	s.version++
-	return reply{status: http.StatusOK, body: encodeJSON(oneWire{Data: s.wireLocked(c, true)})}, s.version
+	return reply{status: http.StatusOK, body: encodeJSON(oneWire{Data: s.wireLocked(c, true)})}, c.id
 }
 
 // updateRequest is OrgConnectionUpdateRequest.
@@ -184,52 +224,50 @@ type updateRequest struct {
 // updateConnection answers PATCH /api/v2/org_connections/{id}. Unlike create, a
 // duplicate type here is a plain validation error (recorded), and only the
 // source org may change a connection.
-func (s *Server) updateConnection(caller *org, id string, r *http.Request) (reply, uint64) {
+func (s *Server) updateConnection(caller *org, id string, r *http.Request) (reply, string) {
 	if !isUUID(id) {
-		return errBadID, 0
+		return errBadID, ""
 	}
 	id = strings.ToLower(id)
 	body, ok := readBody(r)
 	if !ok {
-		return errValidation, 0
+		return errValidation, ""
 	}
 	var req updateRequest
 	if json.Unmarshal(body, &req) != nil {
-		return errValidation, 0
+		return errValidation, ""
 	}
 	d := req.Data
 	if d == nil || d.Type != "org_connection" || d.ID == nil || strings.ToLower(*d.ID) != id ||
 		d.Attributes == nil || !validTypes(d.Attributes.ConnectionTypes) || hasDuplicate(d.Attributes.ConnectionTypes) {
-		return errValidation, 0
+		return errValidation, ""
 	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := s.conns[id]
 	if c == nil || c.source != caller.id {
-		return jsonError(http.StatusNotFound, fmt.Sprintf("Org connection with id:%s not found not found", id)), 0
+		return jsonError(http.StatusNotFound, fmt.Sprintf("Org connection with id:%s not found not found", id)), ""
 	}
 	c.types = slices.Clone(d.Attributes.ConnectionTypes)
-	s.version++
-	return reply{status: http.StatusOK, body: encodeJSON(oneWire{Data: s.wireLocked(c, false)})}, s.version
+	return reply{status: http.StatusOK, body: encodeJSON(oneWire{Data: s.wireLocked(c, false)})}, id
 }
 
 // deleteConnection answers DELETE /api/v2/org_connections/{id}. Either end of a
 // connection may delete it (Datadog's docs).
-func (s *Server) deleteConnection(caller *org, id string) (reply, uint64) {
+func (s *Server) deleteConnection(caller *org, id string) (reply, string) {
 	if !isUUID(id) {
-		return errBadID, 0
+		return errBadID, ""
 	}
 	id = strings.ToLower(id)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := s.conns[id]
 	if c == nil || (c.source != caller.id && c.sink != caller.id) {
-		return jsonError(http.StatusNotFound, fmt.Sprintf("org connection with id:%s not found not found", id)), 0
+		return jsonError(http.StatusNotFound, fmt.Sprintf("org connection with id:%s not found not found", id)), ""
 	}
 	s.removeLocked(c)
-	s.version++
-	return reply{status: http.StatusOK, body: []byte("{}\n")}, s.version
+	return reply{status: http.StatusOK, body: []byte("{}\n")}, id
 }
 
 // wireLocked renders a connection. withNames is false for PATCH answers,
@@ -258,7 +296,7 @@ func (s *Server) wireLocked(c *conn, withNames bool) connWire {
 		Relationships: connRelsWire{
 			SourceOrg: rel("orgs", c.source, orgName(c.source)),
 			SinkOrg:   rel("orgs", c.sink, orgName(c.sink)),
-			CreatedBy: rel("users", userID(c.source), userName),
+			CreatedBy: rel("users", s.userLocked(c.source).id, userName),
 		},
 	}
 }

@@ -12,13 +12,21 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/orgsync/orgsync/pkg/site"
 )
 
-// The two permissions the Org Connections API checks (its `x-permission`).
+// The permissions the emulated endpoints check (their `x-permission`):
+// the Org Connections API needs read or write, and listing managed orgs
+// (GET /api/v2/org) needs org_management or org_connections_write.
 const (
-	PermissionRead  = "org_connections_read"
-	PermissionWrite = "org_connections_write"
+	PermissionRead       = "org_connections_read"
+	PermissionWrite      = "org_connections_write"
+	PermissionManageOrgs = "org_management"
 )
+
+// DefaultSite is the site of a fixture org that names none.
+const DefaultSite = "datadoghq.com"
 
 // connectionTypes is OrgConnectionTypeEnum of the API spec.
 var connectionTypes = map[string]bool{"logs": true, "metrics": true, "audit": true}
@@ -34,13 +42,28 @@ type Fixture struct {
 
 // FixtureOrg is one org. An org without keys cannot call the API and can only
 // be a sink. Permissions nil means both [PermissionRead] and
-// [PermissionWrite]; an empty list means neither, to test 403 handling.
+// [PermissionWrite]; an empty list means none, to test 403 handling. Site
+// empty means [DefaultSite]: Datadog connects orgs of one site only, so a
+// create to a sink on another site is answered 404 like an unknown org.
+// Parent is the org that manages this one (GET /api/v2/org).
 type FixtureOrg struct {
-	ID          string   `yaml:"id"`
-	Name        string   `yaml:"name"`
-	APIKey      string   `yaml:"api_key"`
-	AppKey      string   `yaml:"app_key"`
-	Permissions []string `yaml:"permissions"`
+	ID          string       `yaml:"id"`
+	Name        string       `yaml:"name"`
+	Site        string       `yaml:"site"`
+	APIKey      string       `yaml:"api_key"`
+	AppKey      string       `yaml:"app_key"`
+	Permissions []string     `yaml:"permissions"`
+	User        *FixtureUser `yaml:"user"`
+	Parent      string       `yaml:"parent"`
+}
+
+// FixtureUser is the user an org's keys belong to, as current_user and the
+// created_by of its connections show it. nil is a personal user with a
+// made-up handle; Datadog deletes a user's connections when the user is
+// deactivated, which is why service accounts matter.
+type FixtureUser struct {
+	Handle         string `yaml:"handle"`
+	ServiceAccount bool   `yaml:"service_account"`
 }
 
 // FixtureConnection is a connection that exists when the sandbox starts.
@@ -108,6 +131,11 @@ func LoadFixture(path string) (*Fixture, error) {
 			Msg: "a fixture holds a single YAML document"}
 	}
 
+	if root := doc.Content[0]; root.Kind != yaml.MappingNode {
+		return nil, &FixtureError{File: path, Line: root.Line, Column: root.Column,
+			Msg: fmt.Sprintf("a fixture is a mapping with orgs, connections and rate_limit, not %s (put the orgs under \"orgs:\")", describeKind(root))}
+	}
+
 	var f Fixture
 	strict := yaml.NewDecoder(bytes.NewReader(b))
 	strict.KnownFields(true)
@@ -124,6 +152,16 @@ func LoadFixture(path string) (*Fixture, error) {
 		return nil, errors.Join(errs...)
 	}
 	return &f, nil
+}
+
+func describeKind(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		return "a single value"
+	}
+	return "this"
 }
 
 // yamlLine matches the "line N: msg" form of yaml.v3's messages.
@@ -287,6 +325,12 @@ func (f *Fixture) problems() []problem {
 		}
 	}
 
+	for i, o := range f.Orgs {
+		if _, known := ids[strings.ToLower(o.Parent)]; o.Parent != "" && isUUID(o.Parent) && !known {
+			add(fmt.Sprintf("parent org %s is not defined in orgs", o.Parent), "orgs", i, "parent")
+		}
+	}
+
 	type pair struct{ source, sink string }
 	pairs := map[pair]int{}
 	for i, c := range f.Connections {
@@ -341,16 +385,40 @@ func orgProblems(o FixtureOrg) []problem {
 	case o.APIKey == "" && o.AppKey != "":
 		ps = append(ps, problem{keys: []any{"app_key"}, msg: "app_key is set but api_key is not; set both, or neither for a sink-only org"})
 	}
+	if o.Site != "" && canonicalSite(o.Site) == "" {
+		ps = append(ps, problem{keys: []any{"site"}, msg: fmt.Sprintf("%q is not a Datadog site (want one of %s)", o.Site, strings.Join(site.Names, ", "))})
+	}
+	switch {
+	case o.Parent == "":
+	case !isUUID(o.Parent):
+		ps = append(ps, problem{keys: []any{"parent"}, msg: fmt.Sprintf("%q is not a UUID", o.Parent)})
+	case strings.EqualFold(o.Parent, o.ID):
+		ps = append(ps, problem{keys: []any{"parent"}, msg: "an org cannot be its own parent"})
+	}
+	if o.User != nil && strings.TrimSpace(o.User.Handle) == "" {
+		ps = append(ps, problem{keys: []any{"user"}, msg: "user.handle is required (an email address, or the name of a service account)"})
+	}
 	for j, p := range o.Permissions {
 		switch {
-		case p != PermissionRead && p != PermissionWrite:
+		case p != PermissionRead && p != PermissionWrite && p != PermissionManageOrgs:
 			ps = append(ps, problem{keys: []any{"permissions", j},
-				msg: fmt.Sprintf("unknown permission %q (want %s or %s)", p, PermissionRead, PermissionWrite)})
+				msg: fmt.Sprintf("unknown permission %q (want %s, %s or %s)", p, PermissionRead, PermissionWrite, PermissionManageOrgs)})
 		case slices.Index(o.Permissions, p) < j:
 			ps = append(ps, problem{keys: []any{"permissions", j}, msg: fmt.Sprintf("permission %q is listed twice", p)})
 		}
 	}
 	return ps
+}
+
+// canonicalSite returns the Datadog site name s stands for (in any case),
+// or "".
+func canonicalSite(s string) string {
+	for _, name := range site.Names {
+		if strings.EqualFold(s, name) {
+			return name
+		}
+	}
+	return ""
 }
 
 // typesProblem applies the API's rules for connection_types to a fixture or

@@ -55,7 +55,21 @@ func TestLoadFixtureErrors(t *testing.T) {
 			[]string{":3:57: orgs[1].api_key: api_key is also the api_key of orgs[0]; keys must be unique",
 				":3:69: orgs[1].app_key: app_key is also the app_key of orgs[0]; keys must be unique"}},
 		{"unknown permission", "orgs:\n  - id: " + a + "\n    permissions: [org_connections_read, admin]\n",
-			[]string{`:3:41: orgs[0].permissions[1]: unknown permission "admin" (want org_connections_read or org_connections_write)`}},
+			[]string{`:3:41: orgs[0].permissions[1]: unknown permission "admin" (want org_connections_read, org_connections_write or org_management)`}},
+		{"a list", "- id: " + a + "\n", []string{`:1:1: a fixture is a mapping with orgs, connections and rate_limit, not a list (put the orgs under "orgs:")`}},
+		{"a single value", "orgs\n", []string{`:1:1: a fixture is a mapping with orgs, connections and rate_limit, not a single value (put the orgs under "orgs:")`}},
+		{"sites, users and parents",
+			"orgs:\n  - {id: " + a + ", site: datadoghq.EU, parent: " + b + "}\n" +
+				"  - {id: " + b + ", site: https://evil.example, user: {service_account: true}, parent: " + b + "}\n" +
+				"  - {id: 00000000-0000-0000-0000-000000000000, parent: 11111111-1111-1111-1111-111111111111}\n" +
+				"  - {id: 22222222-2222-2222-2222-222222222222, parent: nope}\n",
+			[]string{
+				`:3:54: orgs[1].site: "https://evil.example" is not a Datadog site (want one of datadoghq.com, us3.datadoghq.com, us5.datadoghq.com, datadoghq.eu, ap1.datadoghq.com, ap2.datadoghq.com, uk1.datadoghq.com, ddog-gov.com, us2.ddog-gov.com)`,
+				`:3:82: orgs[1].user: user.handle is required (an email address, or the name of a service account)`,
+				`:3:115: orgs[1].parent: an org cannot be its own parent`,
+				`:4:56: orgs[2].parent: parent org 11111111-1111-1111-1111-111111111111 is not defined in orgs`,
+				`:5:56: orgs[3].parent: "nope" is not a UUID`,
+			}},
 		{"connection problems",
 			"orgs:\n  - id: " + a + "\n  - id: " + b + "\nconnections:\n" +
 				"  - {source: " + a + ", sink: " + b + ", types: [logs]}\n" +

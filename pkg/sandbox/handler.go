@@ -13,10 +13,12 @@ import (
 const (
 	pathConnections = "/api/v2/org_connections"
 	pathCurrentUser = "/api/v2/current_user"
+	pathManagedOrgs = "/api/v2/org"
 
 	// Rate-limit names, sent in X-RateLimit-Name.
 	limitConnections = "org_connections"
 	limitUsers       = "users"
+	limitOrgs        = "orgs"
 
 	maxBody = 1 << 20
 )
@@ -30,6 +32,7 @@ const (
 	epUpdate
 	epDelete
 	epCurrentUser
+	epManagedOrgs
 )
 
 // reply is an answer built before anything is written, so that a
@@ -67,38 +70,17 @@ var (
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	s.count(func(st *Stats) { st.Requests++ })
-	if d := s.faults.Latency; d > 0 {
-		t := time.NewTimer(d)
-		select {
-		case <-r.Context().Done():
-			t.Stop()
-			return // the client is gone; nobody reads an answer
-		case <-t.C:
-		}
+	if !s.delay(r) {
+		return // the client is gone; nobody reads an answer
 	}
-
 	ep, id, rep := route(r.Method, r.URL.Path)
 	caller := s.authenticate(r)
-	var rl http.Header
-	if ep != epNone && caller != nil && s.limiter != nil {
-		name := limitConnections
-		if ep == epCurrentUser {
-			name = limitUsers
-		}
-		var ok bool
-		rl, ok = s.limiter.take(caller.id, name, s.now())
-		if !ok && rep == nil {
-			rep = &reply{status: http.StatusTooManyRequests, body: errorBody("Too many requests", true),
-				header: http.Header{"Retry-After": {rl.Get("X-RateLimit-Reset")}}}
-			s.count(func(st *Stats) { incr(&st.RateLimited, caller.id) })
-		}
-	}
+	rl, rep := s.rateLimit(ep, caller, rep)
 
 	fate := s.rollFaults()
 	if fate.dropBefore {
 		s.count(func(st *Stats) { st.Faults.DropBefore++ })
-		s.log("%s %s dropped before handling (fault)", r.Method, r.URL.RequestURI())
-		panic(http.ErrAbortHandler)
+		s.drop(r, "before")
 	}
 	if fate.fail != 0 {
 		s.count(func(st *Stats) { st.Faults.Fail5xx++ })
@@ -106,48 +88,119 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	isWrite := false
-	switch {
-	case rep != nil:
-	case caller == nil:
-		rep = ptr(gatewayError(http.StatusUnauthorized, "Unauthorized"))
-	case ep == epList && !caller.read, (ep == epCreate || ep == epUpdate || ep == epDelete) && !caller.write:
-		rep = ptr(gatewayError(http.StatusForbidden, "Forbidden"))
-	default:
-		var out reply
-		var version uint64
-		switch ep {
-		case epCurrentUser:
-			out = s.currentUser(caller)
-		case epList:
-			out = s.listConnections(caller, r)
-		case epCreate:
-			out, version = s.createConnection(caller, r)
-		case epUpdate:
-			out, version = s.updateConnection(caller, id, r)
-		case epDelete:
-			out, version = s.deleteConnection(caller, id)
-		}
-		isWrite = ep == epCreate || ep == epUpdate || ep == epDelete
-		if version != 0 {
-			s.count(func(st *Stats) { st.Writes++ })
-			if s.store != nil {
-				if err := s.store.wait(version); err != nil {
-					// The change is in memory but not on disk: say so
-					// rather than acknowledge it.
-					s.log("save state: %v", err)
-					out = serverError(http.StatusInternalServerError)
-				}
-			}
-		}
-		rep = &out
+	if rep == nil {
+		rep = deny(ep, caller)
 	}
-	if isWrite && fate.dropAfter {
+	handled := rep == nil
+	if handled {
+		rep = ptr(s.handle(ep, id, caller, r))
+	}
+	if handled && fate.dropAfter && isWrite(ep) {
 		s.count(func(st *Stats) { st.Faults.DropAfter++ })
-		s.log("%s %s dropped after handling (fault)", r.Method, r.URL.RequestURI())
-		panic(http.ErrAbortHandler)
+		s.drop(r, "after")
 	}
 	s.write(w, r, caller, rl, *rep, start)
+}
+
+// delay waits for the latency fault; false means the client went away.
+func (s *Server) delay(r *http.Request) bool {
+	d := s.faults.Latency
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-r.Context().Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// rateLimit counts a routed, authenticated request against its org's
+// limit. It returns the X-RateLimit-* headers, and the 429 answer when the
+// request is over the limit and has no other answer yet.
+func (s *Server) rateLimit(ep endpoint, caller *org, rep *reply) (http.Header, *reply) {
+	if ep == epNone || caller == nil || s.limiter == nil {
+		return nil, rep
+	}
+	name := limitConnections
+	switch ep {
+	case epCurrentUser:
+		name = limitUsers
+	case epManagedOrgs:
+		name = limitOrgs
+	}
+	rl, ok := s.limiter.take(caller.id, name, s.now())
+	if !ok && rep == nil {
+		rep = &reply{status: http.StatusTooManyRequests, body: errorBody("Too many requests", true),
+			header: http.Header{"Retry-After": {rl.Get("X-RateLimit-Reset")}}}
+		s.count(func(st *Stats) { incr(&st.RateLimited, caller.id) })
+	}
+	return rl, rep
+}
+
+// drop closes the connection without an answer (a fault).
+func (s *Server) drop(r *http.Request, when string) {
+	s.log("%s %s dropped %s handling (fault)", r.Method, r.URL.RequestURI(), when)
+	panic(http.ErrAbortHandler)
+}
+
+// deny is the 401 for a request without valid keys and the 403 for one
+// whose org lacks the endpoint's permission, or nil.
+func deny(ep endpoint, caller *org) *reply {
+	if caller == nil {
+		return ptr(gatewayError(http.StatusUnauthorized, "Unauthorized"))
+	}
+	allowed := true
+	switch ep {
+	case epList:
+		allowed = caller.read
+	case epCreate, epUpdate, epDelete:
+		allowed = caller.write
+	case epManagedOrgs:
+		allowed = caller.manage || caller.write
+	}
+	if !allowed {
+		return ptr(gatewayError(http.StatusForbidden, "Forbidden"))
+	}
+	return nil
+}
+
+func isWrite(ep endpoint) bool { return ep == epCreate || ep == epUpdate || ep == epDelete }
+
+// handle runs an endpoint for an authorised caller. A write is answered
+// only once the state file holds it.
+func (s *Server) handle(ep endpoint, id string, caller *org, r *http.Request) reply {
+	var out reply
+	var written string
+	switch ep {
+	case epCurrentUser:
+		out = s.currentUser(caller)
+	case epManagedOrgs:
+		out = s.managedOrgs(caller, r)
+	case epList:
+		out = s.listConnections(caller, r)
+	case epCreate:
+		out, written = s.createConnection(caller, r)
+	case epUpdate:
+		out, written = s.updateConnection(caller, id, r)
+	case epDelete:
+		out, written = s.deleteConnection(caller, id)
+	}
+	if written == "" {
+		return out
+	}
+	s.count(func(st *Stats) { st.Writes++ })
+	if s.store != nil {
+		if err := s.store.save(written); err != nil {
+			// Not on disk, so not acknowledged (and undone in memory).
+			s.log("%v", err)
+			return serverError(http.StatusInternalServerError)
+		}
+	}
+	return out
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -197,6 +250,11 @@ func route(method, path string) (endpoint, string, *reply) {
 	case path == pathCurrentUser:
 		if method == http.MethodGet {
 			return epCurrentUser, "", nil
+		}
+		return notAllowed("GET")
+	case path == pathManagedOrgs:
+		if method == http.MethodGet {
+			return epManagedOrgs, "", nil
 		}
 		return notAllowed("GET")
 	case path == pathConnections:

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // Faults makes the sandbox misbehave on purpose, so that retry and
@@ -29,10 +31,17 @@ type Faults struct {
 
 // Options configures a [Server].
 type Options struct {
-	// StatePath, when set, keeps the connections in this JSON file: it is
-	// read by New and rewritten (atomically) before each write is answered.
+	// StatePath, when set, keeps the connections in this file (a bbolt
+	// database), locked while the Server is open: each write is committed
+	// to it before it is answered. A version 1 (JSON) file is converted.
 	StatePath string
-	Faults    Faults
+	// LockTimeout bounds the wait for another process's lock on StatePath
+	// (0: DefaultLockTimeout); then New fails with ErrStateInUse.
+	LockTimeout time.Duration
+	// Notice, when set, gets messages for the user, such as the
+	// conversion of an old state file.
+	Notice func(msg string)
+	Faults Faults
 	// Logf, when set, gets one line per request. It never sees a key.
 	Logf func(format string, args ...any)
 }
@@ -68,8 +77,8 @@ type Server struct {
 	now     func() time.Time // tests replace it before the first request
 	logf    func(format string, args ...any)
 	faults  Faults
-	limiter *limiter   // nil without a rate limit
-	store   *committer // nil without a StatePath
+	limiter *limiter // nil without a rate limit
+	store   *store   // nil without a StatePath
 
 	mu       sync.Mutex
 	orgs     map[string]*org
@@ -78,7 +87,6 @@ type Server struct {
 	bySource map[string]map[string]*conn // source -> sink -> connection
 	bySink   map[string]map[string]*conn // sink -> source -> connection
 	visible  map[string][]*conn          // per org, sorted by (created_at, id); dropped when its connections change
-	version  uint64                      // bumped by every write, so the committer knows what is on disk
 	idRand   *mrand.Rand                 // nil: crypto/rand
 
 	faultMu   sync.Mutex
@@ -93,12 +101,14 @@ type Server struct {
 
 // org is immutable once built; AddOrg replaces it whole.
 type org struct {
-	id, name      string
-	apiKey        [32]byte // SHA-256 of the keys: the raw keys are not kept
-	appKey        [32]byte
-	hasKeys       bool
-	read, write   bool
-	currentUserID string
+	id, name, site string
+	parent         string   // "" when no org manages it
+	apiKey         [32]byte // SHA-256 of the keys: the raw keys are not kept
+	appKey         [32]byte
+	hasKeys        bool
+	read, write    bool
+	manage         bool // org_management
+	user           user
 }
 
 // conn's types slice is replaced, never modified, so snapshots may share it.
@@ -109,9 +119,11 @@ type conn struct {
 }
 
 // New builds a sandbox from a fixture (nil for an empty one, with orgs added
-// later by AddOrg). When opt.StatePath names an existing file, its
-// connections replace the fixture's, so a restarted sandbox continues where
-// it stopped; a corrupt file is an error rather than a silent reset.
+// later by AddOrg). With opt.StatePath, the state file is opened and locked
+// first: one that cannot be created or written, or that another process
+// holds, is an error before anything else. When it holds connections, they
+// replace the fixture's, so a restarted sandbox continues where it stopped;
+// a corrupt file is an error rather than a silent reset.
 func New(f *Fixture, opt Options) (*Server, error) {
 	if f == nil {
 		f = &Fixture{}
@@ -151,9 +163,13 @@ func New(f *Fixture, opt Options) (*Server, error) {
 		}
 	}
 
+	var db *bolt.DB
 	loaded := false
 	if opt.StatePath != "" {
-		saved, ok, err := loadState(opt.StatePath)
+		timeout := cmp.Or(opt.LockTimeout, DefaultLockTimeout)
+		var saved []stateConn
+		var err error
+		db, saved, loaded, err = openState(opt.StatePath, timeout, opt.Notice)
 		if err != nil {
 			return nil, err
 		}
@@ -161,7 +177,6 @@ func New(f *Fixture, opt Options) (*Server, error) {
 			s.insertLocked(&conn{id: c.ID, source: c.Source, sink: c.Sink,
 				types: c.Types, createdAt: c.CreatedAt})
 		}
-		loaded = ok
 	}
 	if !loaded {
 		// Consecutive microseconds keep the fixture's order in list answers.
@@ -176,9 +191,16 @@ func New(f *Fixture, opt Options) (*Server, error) {
 			})
 		}
 	}
-	if opt.StatePath != "" {
-		s.store = newCommitter(opt.StatePath, s.snapshot)
-		go s.store.run()
+	if db != nil {
+		if !loaded {
+			// A new store is written at once: its first commit proves that
+			// the file can be written, before any request.
+			if err := initStore(db, s.stateConnsLocked()); err != nil {
+				_ = db.Close()
+				return nil, fmt.Errorf("save sandbox state %s: %w", opt.StatePath, err)
+			}
+		}
+		s.store = newStore(db, s.readConns, s.resetConns)
 	}
 	return s, nil
 }
@@ -216,12 +238,15 @@ func (s *Server) AddOrg(o FixtureOrg) error {
 
 func (s *Server) addOrgLocked(fo FixtureOrg) error {
 	o := &org{
-		id:    strings.ToLower(fo.ID),
-		name:  fo.Name,
-		read:  fo.Permissions == nil || slices.Contains(fo.Permissions, PermissionRead),
-		write: fo.Permissions == nil || slices.Contains(fo.Permissions, PermissionWrite),
+		id:     strings.ToLower(fo.ID),
+		name:   fo.Name,
+		site:   cmp.Or(canonicalSite(fo.Site), DefaultSite),
+		parent: strings.ToLower(fo.Parent),
+		read:   fo.Permissions == nil || slices.Contains(fo.Permissions, PermissionRead),
+		write:  fo.Permissions == nil || slices.Contains(fo.Permissions, PermissionWrite),
+		manage: slices.Contains(fo.Permissions, PermissionManageOrgs),
 	}
-	o.currentUserID = userID(o.id)
+	o.user = orgUser(o.id, fo.User)
 	if fo.APIKey != "" {
 		o.hasKeys = true
 		o.apiKey = sha256.Sum256([]byte(fo.APIKey))
@@ -358,18 +383,47 @@ func (s *Server) visibleLocked(orgID string) []*conn {
 	return out
 }
 
-// snapshot is what the committer writes: the current version and a copy of
-// every connection, or ok=false when nothing changed since version after.
-func (s *Server) snapshot(after uint64) (version uint64, conns []stateConn, ok bool) {
+// stateConnsLocked returns every connection as the store saves it.
+func (s *Server) stateConnsLocked() []stateConn {
+	out := make([]stateConn, 0, len(s.conns))
+	for _, c := range s.conns {
+		out = append(out, c.state())
+	}
+	return out
+}
+
+func (c *conn) state() stateConn {
+	return stateConn{ID: c.id, Source: c.source, Sink: c.sink, Types: c.types, CreatedAt: c.createdAt}
+}
+
+// readConns is what the store commits: the current value of each
+// connection, or nil for one that no longer exists.
+func (s *Server) readConns(ids []string) []*stateConn {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.version <= after {
-		return s.version, nil, false
+	out := make([]*stateConn, len(ids))
+	for i, id := range ids {
+		if c := s.conns[id]; c != nil {
+			out[i] = ptr(c.state())
+		}
 	}
-	conns = make([]stateConn, 0, len(s.conns))
-	for _, c := range s.conns {
-		conns = append(conns, stateConn{ID: c.id, Source: c.source, Sink: c.sink,
-			Types: c.types, CreatedAt: c.createdAt})
+	return out
+}
+
+// resetConns puts connections back to their saved values after a failed
+// commit.
+func (s *Server) resetConns(saved map[string]*stateConn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, sc := range saved {
+		if c := s.conns[id]; c != nil {
+			s.removeLocked(c)
+		}
+		if sc != nil {
+			if old := s.bySource[sc.Source][sc.Sink]; old != nil {
+				s.removeLocked(old)
+			}
+			s.insertLocked(&conn{id: sc.ID, source: sc.Source, sink: sc.Sink, types: sc.Types, createdAt: sc.CreatedAt})
+		}
 	}
-	return s.version, conns, true
 }

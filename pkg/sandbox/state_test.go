@@ -1,6 +1,8 @@
 package sandbox
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -8,6 +10,7 @@ import (
 	"sync"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -25,7 +28,7 @@ func TestStatePersists(t *testing.T) {
 	s1, err := New(f, Options{StatePath: path})
 	require.NoError(t, err)
 	_, err = os.Stat(path)
-	require.ErrorIs(t, err, os.ErrNotExist, "nothing is written before the first write")
+	require.NoError(t, err, "the store is created when the sandbox opens")
 	before := s1.Connections()
 	require.Len(t, before, 2)
 	mustCreate(t, s1, srcKeys, keylessID, "audit")
@@ -94,8 +97,7 @@ func TestCorruptState(t *testing.T) {
 	tests := []struct {
 		name, content, wantErr string
 	}{
-		{"empty", "", "EOF"},
-		{"not JSON", "not json", "invalid character"},
+		{"not a state file", "not json, not bbolt either", "not a sandbox state file"},
 		{"truncated", state(good)[:40], "unexpected EOF"},
 		{"trailing data", state(good) + "{}", "data after the JSON document"},
 		{"unknown field", `{"format_version":1,"orgs":[]}`, `unknown field "orgs"`},
@@ -129,8 +131,8 @@ func TestCorruptState(t *testing.T) {
 	})
 }
 
-// TestGroupCommit holds the first state write until all 32 writers are
-// waiting; they must then all be acknowledged by one file write.
+// TestGroupCommit holds the first commit until all 32 writers are waiting;
+// the 31 that queued behind it must then share one transaction.
 func TestGroupCommit(t *testing.T) {
 	dir := t.TempDir()
 	synctest.Test(t, func(t *testing.T) {
@@ -140,17 +142,17 @@ func TestGroupCommit(t *testing.T) {
 			k := orgKeys(i)
 			f.Orgs = append(f.Orgs, FixtureOrg{ID: uuidN(i), APIKey: k.api, AppKey: k.app})
 		}
-		path := filepath.Join(dir, "state.json")
-		s, err := New(f, Options{StatePath: path})
+		s, err := New(f, Options{StatePath: filepath.Join(dir, "state.db")})
 		require.NoError(t, err)
 		defer func() { assert.NoError(t, s.Close()) }()
 		hold := make(chan struct{})
 		first := true
-		s.store.beforeFlush = func() {
+		s.store.beforeCommit = func() error {
 			if first {
 				first = false
 				<-hold
 			}
+			return nil
 		}
 
 		codes := make([]int, writers)
@@ -171,14 +173,21 @@ func TestGroupCommit(t *testing.T) {
 			assert.Equal(t, http.StatusOK, c, "writer %d", i)
 		}
 		s.store.mu.Lock()
-		writes := s.store.writes
+		commits := s.store.commits
 		s.store.mu.Unlock()
-		assert.Equal(t, 1, writes, "one snapshot covers every queued write")
-		conns, found, err := loadState(path)
-		require.NoError(t, err)
-		require.True(t, found)
-		assert.Len(t, conns, writers)
+		assert.Equal(t, 2, commits, "the held commit, then one for every write queued behind it")
+		assert.Len(t, savedConns(t, s), writers)
 	})
+}
+
+// savedConns reads what the store has committed, through its own handle
+// (the file is locked).
+func savedConns(t *testing.T, s *Server) []stateConn {
+	t.Helper()
+	conns, found, err := loadConns(s.store.db, "state")
+	require.NoError(t, err)
+	require.True(t, found)
+	return conns
 }
 
 func TestConcurrentWritesPersist(t *testing.T) {
@@ -189,15 +198,14 @@ func TestConcurrentWritesPersist(t *testing.T) {
 		k := orgKeys(i)
 		f.Orgs = append(f.Orgs, FixtureOrg{ID: uuidN(i), APIKey: k.api, AppKey: k.app})
 	}
-	path := filepath.Join(t.TempDir(), "state.json")
-	s := newServer(t, f, Options{StatePath: path})
+	s := newServer(t, f, Options{StatePath: filepath.Join(t.TempDir(), "state.db")})
 	var wg sync.WaitGroup
 	for i := 1; i <= writers; i++ {
 		wg.Go(func() {
 			w := call(s, orgKeys(i), "POST", "/api/v2/org_connections", createBody(uuidN(0), "logs"))
 			assert.Equal(t, http.StatusOK, w.Code)
-			// Acknowledged means on disk: the file already holds it.
-			conns, _, err := loadState(path)
+			// Acknowledged means committed: the store already holds it.
+			conns, _, err := loadConns(s.store.db, "state")
 			if assert.NoError(t, err) {
 				assert.True(t, containsSource(conns, uuidN(i)), "writer %d not on disk when answered", i)
 			}
@@ -205,9 +213,9 @@ func TestConcurrentWritesPersist(t *testing.T) {
 	}
 	wg.Wait()
 	s.store.mu.Lock()
-	writes := s.store.writes
+	commits := s.store.commits
 	s.store.mu.Unlock()
-	assert.LessOrEqual(t, writes, writers)
+	assert.LessOrEqual(t, commits, writers)
 }
 
 func containsSource(conns []stateConn, source string) bool {
@@ -219,24 +227,153 @@ func containsSource(conns []stateConn, source string) bool {
 	return false
 }
 
+// TestStateWriteFailure: a write that cannot be committed is answered 500
+// and undone; nothing is saved after it, and Close reports it.
 func TestStateWriteFailure(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "missing-dir", "state.json")
 	var logs []string
 	var mu sync.Mutex
-	s, err := New(recordedFixture(t), Options{StatePath: path, Logf: func(format string, args ...any) {
+	s, err := New(recordedFixture(t), Options{StatePath: filepath.Join(t.TempDir(), "state.db"), Logf: func(format string, args ...any) {
 		mu.Lock()
 		defer mu.Unlock()
-		logs = append(logs, format)
+		logs = append(logs, fmt.Sprintf(format, args...))
 	}})
 	require.NoError(t, err)
+	s.store.beforeCommit = func() error { return errors.New("disk full") }
 	w := call(s, srcKeys, "POST", "/api/v2/org_connections", createBody(sinkID, "logs"))
 	assert.Equal(t, http.StatusInternalServerError, w.Code, "a write that is not on disk is not acknowledged")
 	assert.Equal(t, `{"errors":["Internal Server Error"]}`+"\n", w.Body.String())
+	assert.Empty(t, s.Connections(), "the unsaved create is undone in memory too")
+
+	s.store.beforeCommit = nil
+	w = call(s, srcKeys, "POST", "/api/v2/org_connections", createBody(sinkID, "logs"))
+	assert.Equal(t, http.StatusInternalServerError, w.Code, "nothing is saved after a failed commit")
+	assert.Empty(t, s.Connections())
 	err = s.Close()
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "save sandbox state")
+	assert.Contains(t, err.Error(), "save sandbox state: disk full")
 	mu.Lock()
-	assert.NotEmpty(t, logs)
+	assert.Contains(t, strings.Join(logs, "\n"), "disk full")
 	mu.Unlock()
+}
+
+// TestStateUnusable: a state that cannot be created or written fails New,
+// before any request (issue 12: it used to be a 500 on the first write).
+func TestStateUnusable(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for name, path := range map[string]string{
+		"missing directory": filepath.Join(dir, "missing", "state.db"),
+		"a directory":       dir,
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := New(recordedFixture(t), Options{StatePath: path})
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "sandbox state")
+		})
+	}
+}
+
+// TestStateLock: a second opener of the same state waits LockTimeout and
+// is refused with ErrStateInUse; once the first closes, it gets in and sees
+// every write of the first.
+func TestStateLock(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "state.db")
+	s1, err := New(recordedFixture(t), Options{StatePath: path})
+	require.NoError(t, err)
+	id := mustCreate(t, s1, srcKeys, sinkID, "logs")
+
+	_, err = New(recordedFixture(t), Options{StatePath: path, LockTimeout: 100 * time.Millisecond})
+	require.ErrorIs(t, err, ErrStateInUse)
+	assert.EqualError(t, err, "state "+path+" is in use by another orgsync process")
+
+	require.NoError(t, s1.Close())
+	s2 := newServer(t, recordedFixture(t), Options{StatePath: path, LockTimeout: 100 * time.Millisecond})
+	got := s2.Connections()
+	require.Len(t, got, 1)
+	assert.Equal(t, id, got[0].ID)
+}
+
+// TestStateCostIsTheChange: one write commits the same few pages whether
+// the store holds 20 connections or 4,000 (issue 12: every write used to
+// rewrite the whole file).
+func TestStateCostIsTheChange(t *testing.T) {
+	t.Parallel()
+	pages := func(n int) int64 {
+		s := newServer(t, bigFixture(n), Options{StatePath: filepath.Join(t.TempDir(), "state.db")})
+		written := func() int64 { st := s.store.db.Stats(); return st.TxStats.GetWrite() }
+		before := written()
+		var id string
+		for _, c := range s.Connections() {
+			if c.Source == uuidN(1) && c.Sink == uuidN(0) {
+				id = c.ID
+			}
+		}
+		w := call(s, orgKeys(1), "PATCH", "/api/v2/org_connections/"+id, updateBody(id, "audit"))
+		require.Equal(t, http.StatusOK, w.Code)
+		return written() - before
+	}
+	small, big := pages(10), pages(2_000)
+	t.Logf("pages written by one update: %d with 20 connections, %d with 4,000", small, big)
+	assert.LessOrEqual(t, big, small+2, "a write costs about the same in a big store")
+	assert.LessOrEqual(t, big, int64(8))
+}
+
+// TestStateV1Conversion: a version 1 JSON state is converted once, with a
+// message, and kept as FILE.v1.bak.
+func TestStateV1Conversion(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "state.json")
+	v1 := `{"format_version":1,"connections":[{"id":"` + zeroID + `","source":"` + srcID + `","sink":"` + sinkID + `","types":["logs"],"created_at":"2025-08-26T20:19:35.554634Z"}]}`
+	require.NoError(t, os.WriteFile(path, []byte(v1), 0o644))
+	var notices []string
+	notice := func(msg string) { notices = append(notices, msg) }
+
+	s1 := newServer(t, recordedFixture(t), Options{StatePath: path, Notice: notice})
+	require.Len(t, s1.Connections(), 1)
+	assert.Equal(t, zeroID, s1.Connections()[0].ID)
+	require.Equal(t, []string{"converted the sandbox state " + path + " (1 connection) from version 1 (JSON) to version 2; the old file is kept as " + path + ".v1.bak"}, notices)
+	backup, err := os.ReadFile(path + ".v1.bak")
+	require.NoError(t, err)
+	assert.Equal(t, v1, string(backup))
+	mustCreate(t, s1, sinkKeys, srcID, "metrics")
+	require.NoError(t, s1.Close())
+
+	s2 := newServer(t, recordedFixture(t), Options{StatePath: path, Notice: notice})
+	assert.Len(t, s2.Connections(), 2)
+	assert.Len(t, notices, 1, "converted once")
+	entries, err := os.ReadDir(filepath.Dir(path))
+	require.NoError(t, err)
+	assert.Len(t, entries, 2, "the store and the backup, no leftover")
+}
+
+// TestStateV1ConversionRace: processes that find the same JSON file at
+// once convert it once between them, and all end up on one store.
+func TestStateV1ConversionRace(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "state.json")
+	v1 := `{"format_version":1,"connections":[]}`
+	require.NoError(t, os.WriteFile(path, []byte(v1), 0o644))
+	var mu sync.Mutex
+	notices := 0
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			s, err := New(recordedFixture(t), Options{StatePath: path, Notice: func(string) {
+				mu.Lock()
+				notices++
+				mu.Unlock()
+			}})
+			if err != nil {
+				assert.ErrorIs(t, err, ErrStateInUse)
+				return
+			}
+			assert.NoError(t, s.Close())
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, 1, notices)
+	s := newServer(t, recordedFixture(t), Options{StatePath: path})
+	assert.Empty(t, s.Connections())
 }

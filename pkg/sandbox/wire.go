@@ -102,20 +102,13 @@ type userAttrsWire struct {
 	Status              string   `json:"status"`
 }
 
-// currentUserWire is GET /api/v2/current_user: the parts of the User schema
-// that name the caller's org (API-NOTES.md section 10).
+// currentUserWire is GET /api/v2/current_user: the User schema, with the
+// relationship that names the caller's org (API-NOTES.md section 10).
 type currentUserWire struct {
 	Type          string            `json:"type"`
 	ID            string            `json:"id"`
-	Attributes    currentUserAttrs  `json:"attributes"`
+	Attributes    userAttrsWire     `json:"attributes"`
 	Relationships currentUserRelsWr `json:"relationships"`
-}
-
-type currentUserAttrs struct {
-	Name   string `json:"name"`
-	Handle string `json:"handle"`
-	Email  string `json:"email"`
-	Status string `json:"status"`
 }
 
 type currentUserRelsWr struct {
@@ -129,8 +122,35 @@ var sandboxEpoch = formatTime(time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC))
 // userName is the name of every org's synthetic user.
 const userName = "orgsync sandbox"
 
-func userHandle(orgID string) string {
-	return "sandbox-" + orgID[:min(8, len(orgID))] + "@orgsync.invalid"
+// user is the one user behind an org's keys: the fixture's, or a personal
+// user with a made-up handle. Its id is derived from the org id, so that
+// created_by stays the same across restarts without storing users.
+type user struct {
+	id, handle     string
+	serviceAccount bool
+}
+
+func orgUser(orgID string, fu *FixtureUser) user {
+	u := user{id: userID(orgID), handle: "sandbox-" + orgID[:min(8, len(orgID))] + "@orgsync.invalid"}
+	if fu != nil {
+		u.handle, u.serviceAccount = strings.TrimSpace(fu.Handle), fu.ServiceAccount
+	}
+	return u
+}
+
+func (u user) attrs() userAttrsWire {
+	return userAttrsWire{
+		Name:                userName,
+		Handle:              u.handle,
+		CreatedAt:           sandboxEpoch,
+		ModifiedAt:          sandboxEpoch,
+		Email:               u.handle,
+		Icon:                userIcon(u.handle),
+		Verified:            true,
+		ServiceAccount:      u.serviceAccount,
+		AllowedLoginMethods: []string{},
+		Status:              "Active",
+	}
 }
 
 func userIcon(email string) string {
@@ -140,26 +160,88 @@ func userIcon(email string) string {
 
 func includedOrg(id, name string) includedOrgWire {
 	return includedOrgWire{Type: "orgs", ID: id, Attributes: orgAttrsWire{
-		PublicID:  id,
+		PublicID:  publicID(id),
 		Name:      name,
 		Sharing:   "all_private",
 		CreatedAt: sandboxEpoch,
 	}}
 }
 
-func includedUser(orgID string) includedUserWire {
-	h := userHandle(orgID)
-	return includedUserWire{Type: "users", ID: userID(orgID), Attributes: userAttrsWire{
-		Name:                userName,
-		Handle:              h,
-		CreatedAt:           sandboxEpoch,
-		ModifiedAt:          sandboxEpoch,
-		Email:               h,
-		Icon:                userIcon(h),
-		Verified:            true,
-		AllowedLoginMethods: []string{},
-		Status:              "Active",
+func includedUser(u user) includedUserWire {
+	return includedUserWire{Type: "users", ID: u.id, Attributes: u.attrs()}
+}
+
+// managedOrgsWire is ManagedOrgsResponse (GET /api/v2/org) as the official
+// Go client models it; no recording of it exists. Unlike the `included`
+// orgs of a connection list, every attribute is a non-null value there.
+type managedOrgsWire struct {
+	Data     managedOrgsData  `json:"data"`
+	Included []managedOrgWire `json:"included"`
+}
+
+type managedOrgsData struct {
+	ID            string          `json:"id"`
+	Type          string          `json:"type"`
+	Relationships managedOrgsRels `json:"relationships"`
+}
+
+type managedOrgsRels struct {
+	CurrentOrg  relWire     `json:"current_org"`
+	ManagedOrgs relManyWire `json:"managed_orgs"`
+}
+
+type relManyWire struct {
+	Data []relDataWire `json:"data"`
+}
+
+type managedOrgWire struct {
+	ID         string          `json:"id"`
+	Type       string          `json:"type"`
+	Attributes managedOrgAttrs `json:"attributes"`
+}
+
+type managedOrgAttrs struct {
+	Name        string `json:"name"`
+	PublicID    string `json:"public_id"`
+	CreatedAt   string `json:"created_at"`
+	ModifiedAt  string `json:"modified_at"`
+	Description string `json:"description"`
+	Disabled    bool   `json:"disabled"`
+	Sharing     string `json:"sharing"`
+	URL         string `json:"url"`
+}
+
+func managedOrg(o *org) managedOrgWire {
+	return managedOrgWire{ID: o.id, Type: "orgs", Attributes: managedOrgAttrs{
+		Name:       o.name,
+		PublicID:   publicID(o.id),
+		CreatedAt:  sandboxEpoch,
+		ModifiedAt: sandboxEpoch,
+		Sharing:    "all_private",
+		URL:        siteURL(o.site),
 	}}
+}
+
+// publicID is an org's short public id, like the recorded "fasjyydbcgwwc2uc"
+// of an older org: never a UUID, so a client that takes it for the org id
+// fails in the sandbox as it would at Datadog.
+func publicID(orgID string) string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	sum := md5.Sum([]byte("orgsync-sandbox-public-id:" + orgID))
+	out := make([]byte, 16)
+	for i := range out {
+		out[i] = alphabet[int(sum[i])%len(alphabet)]
+	}
+	return string(out)
+}
+
+// siteURL is the web address of a site: app.<site> for the sites without a
+// region prefix, <site> for the others.
+func siteURL(site string) string {
+	if strings.Count(site, ".") == 1 {
+		return "https://app." + site
+	}
+	return "https://" + site
 }
 
 // encodeJSON encodes v like Datadog: compact, "&" and "<" left as they are
