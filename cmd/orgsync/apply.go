@@ -203,7 +203,7 @@ func (ap *applier) fromSavedPlan(ctx context.Context) error {
 	if err != nil {
 		return ap.refuse(p, err)
 	}
-	conn, st, orgErrs, err := openOrgs(ctx, tf, ap.s, src.orgs, src.sinks, ctx.Done())
+	conn, st, orgErrs, err := openOrgs(ctx, tf, ap.s, src.orgs, src.world, ctx.Done())
 	if err != nil {
 		return ap.refuse(p, err)
 	}

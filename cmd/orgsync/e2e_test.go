@@ -128,7 +128,7 @@ type orgsync struct {
 // startOrgsync starts the test binary as orgsync with args, in dir, with
 // env added to a copy of the test's environment from which anything that
 // orgsync reads has been removed.
-func startOrgsync(t *testing.T, dir string, env map[string]string, args ...string) *orgsync {
+func startOrgsync(t testing.TB, dir string, env map[string]string, args ...string) *orgsync {
 	t.Helper()
 	o := prepareOrgsync(t, dir, env, args...)
 	o.start(t)
@@ -137,7 +137,7 @@ func startOrgsync(t *testing.T, dir string, env map[string]string, args ...strin
 
 // prepareOrgsync is startOrgsync without the start, for a test that wires
 // the process's streams itself.
-func prepareOrgsync(t *testing.T, dir string, env map[string]string, args ...string) *orgsync {
+func prepareOrgsync(t testing.TB, dir string, env map[string]string, args ...string) *orgsync {
 	t.Helper()
 	exe, err := os.Executable()
 	require.NoError(t, err)
@@ -160,7 +160,7 @@ func prepareOrgsync(t *testing.T, dir string, env map[string]string, args ...str
 	return o
 }
 
-func (o *orgsync) start(t *testing.T) {
+func (o *orgsync) start(t testing.TB) {
 	t.Helper()
 	require.NoError(t, o.cmd.Start())
 	go func() {

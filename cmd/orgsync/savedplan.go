@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/orgsync/orgsync/internal/orgapi"
 	"github.com/orgsync/orgsync/pkg/manifest"
 	"github.com/orgsync/orgsync/pkg/plan"
 )
@@ -41,9 +42,9 @@ func readSavedPlan(path string) (*plan.Plan, error) {
 // planSource is what a saved plan is checked against: the manifests given
 // with -f, or, without them, only the plan itself.
 type planSource struct {
-	manifest *manifest.Manifest // nil without -f
-	orgs     []manifest.Org     // the source orgs to read
-	sinks    []plan.OrgRef      // the other orgs the sandbox must know
+	manifest *manifest.Manifest  // nil without -f
+	orgs     []manifest.Org      // the source orgs to read
+	world    []orgapi.SandboxOrg // every org the sandbox must know
 }
 
 // savedPlanSource loads the manifests of tf, if any, and picks the source
@@ -52,17 +53,13 @@ type planSource struct {
 func savedPlanSource(tf *targetFlags, s streams, p *plan.Plan) (*planSource, error) {
 	if len(tf.files) == 0 {
 		fmt.Fprintln(s.stderr, notVerified)
-		src := &planSource{orgs: planOrgs(p)}
-		for _, c := range p.Changes {
-			src.sinks = append(src.sinks, c.SinkOrg)
-		}
-		return src, nil
+		return &planSource{orgs: planOrgs(p), world: planWorld(p)}, nil
 	}
 	m, err := loadManifest(tf.files, s)
 	if err != nil {
 		return nil, err
 	}
-	src := &planSource{manifest: m, sinks: sinksOf(m)}
+	src := &planSource{manifest: m, world: sandboxWorld(m)}
 	for _, o := range manifest.SourceOrgs(m) {
 		if _, ok := p.Org(o.Label); ok {
 			src.orgs = append(src.orgs, o)

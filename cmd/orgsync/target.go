@@ -90,12 +90,12 @@ func (c *connection) closeOrWarn(s streams) {
 }
 
 // connect makes the clients for orgs, on the real sites, on --api-url, or on
-// the in-process emulator with --sandbox; sinks are the other orgs that the
+// the in-process emulator with --sandbox; world is every org that the
 // emulator must know. stop, when closed, lets requests on the wire finish
 // but starts no new attempt. An org that gets no client (an unusable
 // site) is returned in failed, and the others are connected; an org whose
 // keys cannot be found fails on its first call, in openOrgs.
-func connect(tf *targetFlags, s streams, orgs []plan.SourceOrg, sinks []plan.OrgRef, stop <-chan struct{}) (conn *connection, failed []orgapi.OrgFailure, err error) {
+func connect(tf *targetFlags, s streams, orgs []plan.SourceOrg, world []orgapi.SandboxOrg, stop <-chan struct{}) (conn *connection, failed []orgapi.OrgFailure, err error) {
 	// The sandbox makes its own keys; ORGSYNC_KEYS_* are not read for it.
 	ks := keySource{orgapi.SandboxKeys, plan.KeysFromSandbox}
 	if tf.sandbox == "" {
@@ -130,9 +130,9 @@ func connect(tf *targetFlags, s streams, orgs []plan.SourceOrg, sinks []plan.Org
 	}
 	closeFn := func() error { return nil }
 	if tf.sandbox != "" {
-		sb, err := orgapi.OpenSandbox(tf.sandbox, orgs, sinks)
+		sb, err := orgapi.OpenSandbox(tf.sandbox, world, func(msg string) { fmt.Fprintf(s.stderr, "orgsync: %s\n", msg) })
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, stateHint(err)
 		}
 		cfg.Transport = sb.Transport()
 		cfg.Endpoints = orgapi.Everywhere(orgapi.SandboxURL, "the in-process sandbox")
@@ -156,8 +156,8 @@ func connect(tf *targetFlags, s streams, orgs []plan.SourceOrg, sinks []plan.Org
 // another org, an unusable site, unreadable state) is left out of live and
 // returned as one *plan.OrgError, in the order of orgs, and the others go
 // on. The error is for what stops every org (the sandbox cannot open).
-func openOrgs(ctx context.Context, tf *targetFlags, s streams, orgs []manifest.Org, sinks []plan.OrgRef, stop <-chan struct{}) (*connection, plan.State, []*plan.OrgError, error) {
-	conn, failed, err := connect(tf, s, orgapi.FromManifest(orgs), sinks, stop)
+func openOrgs(ctx context.Context, tf *targetFlags, s streams, orgs []manifest.Org, world []orgapi.SandboxOrg, stop <-chan struct{}) (*connection, plan.State, []*plan.OrgError, error) {
+	conn, failed, err := connect(tf, s, orgapi.FromManifest(orgs), world, stop)
 	if err != nil {
 		return nil, plan.State{}, nil, err
 	}
@@ -200,17 +200,35 @@ func verboseLogger(w io.Writer) func(api.ResponseInfo) {
 	}
 }
 
-// sinksOf lists the sinks of a manifest's connections, so the emulator can
-// hold every org a connection points at.
-func sinksOf(m *manifest.Manifest) []plan.OrgRef {
-	var out []plan.OrgRef
+// sandboxWorld lists the orgs of a manifest on their sites, and the raw-UUID
+// sinks of its connections (on their source's site, as Datadog requires),
+// so that the emulator holds every org a connection points at.
+func sandboxWorld(m *manifest.Manifest) []orgapi.SandboxOrg {
+	var out []orgapi.SandboxOrg
+	siteOf := map[string]string{}
 	for _, o := range m.Orgs {
-		out = append(out, plan.OrgRef{Label: o.Label, ID: o.ID})
+		out = append(out, orgapi.SandboxOrg{Label: o.Label, ID: o.ID, Site: o.Site, Declared: true})
+		siteOf[o.Label] = o.Site
 	}
 	for _, c := range m.Connections {
 		if c.SinkLabel == "" {
-			out = append(out, plan.OrgRef{ID: c.SinkID})
+			out = append(out, orgapi.SandboxOrg{ID: c.SinkID, Site: siteOf[c.SourceLabel]})
 		}
+	}
+	return out
+}
+
+// planWorld is sandboxWorld for a saved plan: its source orgs, then the
+// sinks of its changes on their source's site.
+func planWorld(p *plan.Plan) []orgapi.SandboxOrg {
+	var out []orgapi.SandboxOrg
+	siteOf := map[string]string{}
+	for _, o := range p.Orgs {
+		out = append(out, orgapi.SandboxOrg{Label: o.Label, ID: o.ID, Site: o.Site, Declared: true})
+		siteOf[strings.ToLower(o.ID)] = o.Site
+	}
+	for _, c := range p.Changes {
+		out = append(out, orgapi.SandboxOrg{Label: c.SinkOrg.Label, ID: c.SinkOrg.ID, Site: siteOf[strings.ToLower(c.SourceOrg.ID)]})
 	}
 	return out
 }
@@ -238,7 +256,7 @@ func readManifestState(ctx context.Context, tf *targetFlags, s streams, anyOrg b
 	if err != nil {
 		return nil, withLabelHint(err, m, tf.orgs)
 	}
-	conn, live, orgErrs, err := openOrgs(ctx, tf, s, orgs, sinksOf(m), stop)
+	conn, live, orgErrs, err := openOrgs(ctx, tf, s, orgs, sandboxWorld(m), stop)
 	if err != nil {
 		return nil, err
 	}

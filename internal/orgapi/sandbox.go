@@ -1,13 +1,14 @@
 package orgapi
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
 
 	"github.com/orgsync/orgsync/pkg/keys"
-	"github.com/orgsync/orgsync/pkg/plan"
 	"github.com/orgsync/orgsync/pkg/sandbox"
+	"github.com/orgsync/orgsync/pkg/site"
 )
 
 // SandboxURL is the base URL clients use for the in-process emulator. No
@@ -24,36 +25,62 @@ func sandboxPair(id string) keys.Pair {
 	return keys.Pair{API: "sandbox-api-" + id, App: "sandbox-app-" + id}
 }
 
-// OpenSandbox starts the in-process emulator with its state kept in path,
-// holding the source orgs (with keys) and every other org a connection may
-// point at (without keys: they can only be sinks).
-func OpenSandbox(path string, sources []plan.SourceOrg, sinks []plan.OrgRef) (*sandbox.Server, error) {
+// SandboxOrg is an org the in-process emulator must know.
+type SandboxOrg struct {
+	Label string // "" for a sink the manifest names by raw UUID
+	ID    string
+	Site  string
+	// Declared is true for an org the manifest declares: it gets keys (a
+	// service account's), so it may call the API.
+	Declared bool
+}
+
+// OpenSandbox starts the in-process emulator with its state kept in path
+// (locked until Close), holding orgs on their sites. Declared orgs have
+// keys that act as a service account's, and the first of them manages the
+// others (GET /api/v2/org); raw-UUID sinks have no keys. notice gets
+// messages for the user, such as the conversion of an old state file.
+func OpenSandbox(path string, orgs []SandboxOrg, notice func(string)) (*sandbox.Server, error) {
 	f := &sandbox.Fixture{}
+	parent := ""
+	for _, o := range orgs {
+		if o.Declared {
+			parent = strings.ToLower(o.ID)
+			break
+		}
+	}
 	seen := make(map[string]bool)
-	for _, o := range sources {
+	for _, o := range orgs {
 		id := strings.ToLower(o.ID)
 		if seen[id] {
 			continue
 		}
 		seen[id] = true
-		p := sandboxPair(id)
-		f.Orgs = append(f.Orgs, sandbox.FixtureOrg{ID: id, Name: o.Label, APIKey: p.API, AppKey: p.App})
-	}
-	for _, s := range sinks {
-		id := strings.ToLower(s.ID)
-		if seen[id] {
-			continue
+		fo := sandbox.FixtureOrg{ID: id, Name: cmp.Or(o.Label, id), Site: siteName(o.Site)}
+		if o.Declared {
+			p := sandboxPair(id)
+			fo.APIKey, fo.AppKey = p.API, p.App
+			fo.User = &sandbox.FixtureUser{Handle: "orgsync-" + o.Label, ServiceAccount: true}
+			if id != parent {
+				fo.Parent = parent
+			}
 		}
-		seen[id] = true
-		name := s.Label
-		if name == "" {
-			name = id
-		}
-		f.Orgs = append(f.Orgs, sandbox.FixtureOrg{ID: id, Name: name})
+		f.Orgs = append(f.Orgs, fo)
 	}
-	srv, err := sandbox.New(f, sandbox.Options{StatePath: path})
+	srv, err := sandbox.New(f, sandbox.Options{StatePath: path, Notice: notice})
 	if err != nil {
-		return nil, fmt.Errorf("sandbox %s: %w", path, err)
+		return nil, fmt.Errorf("sandbox: %w", err)
 	}
 	return srv, nil
+}
+
+// siteName is the Datadog site a manifest's site stands for, or "" (the
+// emulator's default) for one that is not a site name.
+func siteName(s string) string {
+	for _, name := range site.Names {
+		if strings.EqualFold(s, name) {
+			return name
+		}
+	}
+	return ""
 }
