@@ -13,7 +13,7 @@ import (
 // schema whose $id matches the URL orgsync compiles it under.
 func TestSchemasCompile(t *testing.T) {
 	t.Parallel()
-	for _, name := range []string{"manifest.schema.json", "plan.schema.json", "report.schema.json"} {
+	for _, name := range []string{"manifest.schema.json", "plan.schema.json", "report.schema.json", "fixture.schema.json"} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			raw, err := FS.ReadFile(name)

@@ -83,12 +83,10 @@ func TestE2ESandboxStateKilledApplyConverges(t *testing.T) {
 	assertUniquePairs(t, after)
 }
 
-// TestE2ESandboxStateInUse: while `sandbox serve --state FILE` holds a
-// state, `apply --sandbox FILE` is refused up front with a hint; the
-// server's writes are all kept.
-func TestE2ESandboxStateInUse(t *testing.T) {
-	t.Parallel()
-	w := newE2EWorld(t, 2, 3, "key")
+// startSandboxServe writes w's fixture to a file and runs `orgsync sandbox
+// serve` on it with --state state; it returns the process and its URL.
+func startSandboxServe(t *testing.T, w *e2eWorld, state string) (*orgsync, string) {
+	t.Helper()
 	fixture := filepath.Join(w.dir, "fixture.yaml")
 	var f strings.Builder
 	f.WriteString("orgs:\n")
@@ -100,10 +98,8 @@ func TestE2ESandboxStateInUse(t *testing.T) {
 		f.WriteString("}\n")
 	}
 	require.NoError(t, os.WriteFile(fixture, []byte(f.String()), 0o600))
-	state := filepath.Join(w.dir, "shared.db")
-
 	srv := startOrgsync(t, w.dir, nil, "sandbox", "serve", "--fixture", fixture, "--state", state, "--listen", "127.0.0.1:0")
-	listening := regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+) \(5 orgs\)`)
+	listening := regexp.MustCompile(fmt.Sprintf(`listening on (http://127\.0\.0\.1:\d+) \(%d orgs\)`, len(w.fixture.Orgs)))
 	var url string
 	srv.waitUntil(t, "the sandbox listens", func() bool {
 		m := listening.FindStringSubmatch(srv.stderr.String())
@@ -112,6 +108,49 @@ func TestE2ESandboxStateInUse(t *testing.T) {
 		}
 		return m != nil
 	})
+	return srv, url
+}
+
+// TestE2EShardsAgainstOneSandboxServe is the README's rehearsal of a
+// sharded rollout: four shards at once against one `sandbox serve`, whose
+// state holds them all; the merged report counts every create once.
+func TestE2EShardsAgainstOneSandboxServe(t *testing.T) {
+	t.Parallel()
+	w := newE2EWorld(t, 40, 5, "key")
+	state := filepath.Join(w.dir, "shared.db")
+	srv, url := startSandboxServe(t, w, state)
+	var shards []*orgsync
+	merge := []string{"report", "merge"}
+	for i := 1; i <= 4; i++ {
+		rep := filepath.Join(w.dir, fmt.Sprintf("r%d.json", i))
+		shards = append(shards, startOrgsync(t, w.dir, w.env, "apply", "--api-url", url, "-f", w.manifest, "--auto-approve",
+			"--shard", fmt.Sprintf("%d/4", i), "--report", rep))
+		merge = append(merge, rep)
+	}
+	for _, o := range shards {
+		require.Equal(t, 0, o.wait(t), o.stderr.String())
+	}
+	r := runOrgsync(t, w.dir, nil, append(merge, "-o", filepath.Join(w.dir, "report.json"))...)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, len(w.declared), readReport(t, filepath.Join(w.dir, "report.json")).Summary.Created)
+	r = runOrgsync(t, w.dir, w.env, "plan", "--api-url", url, "-f", w.manifest, "--detailed-exitcode")
+	assert.Equal(t, 0, r.code, "no changes: %s%s", r.stdout, r.stderr)
+
+	require.NoError(t, srv.cmd.Process.Signal(os.Interrupt))
+	require.Equal(t, 0, srv.wait(t), srv.stderr.String())
+	conns := stateConns(t, state)
+	assert.Len(t, conns, len(w.declared))
+	assertUniquePairs(t, conns)
+}
+
+// TestE2ESandboxStateInUse: while `sandbox serve --state FILE` holds a
+// state, `apply --sandbox FILE` is refused up front with a hint; the
+// server's writes are all kept.
+func TestE2ESandboxStateInUse(t *testing.T) {
+	t.Parallel()
+	w := newE2EWorld(t, 2, 3, "key")
+	state := filepath.Join(w.dir, "shared.db")
+	srv, url := startSandboxServe(t, w, state)
 	r := runOrgsync(t, w.dir, w.env, "apply", "--api-url", url, "-f", w.manifest, "--auto-approve", "--report", filepath.Join(w.dir, "r1.json"))
 	require.Equal(t, 0, r.code, r.stderr)
 

@@ -8,7 +8,6 @@ import (
 
 	"github.com/orgsync/orgsync/pkg/keys"
 	"github.com/orgsync/orgsync/pkg/sandbox"
-	"github.com/orgsync/orgsync/pkg/site"
 )
 
 // SandboxURL is the base URL clients use for the in-process emulator. No
@@ -56,7 +55,7 @@ func OpenSandbox(path string, orgs []SandboxOrg, notice func(string)) (*sandbox.
 			continue
 		}
 		seen[id] = true
-		fo := sandbox.FixtureOrg{ID: id, Name: cmp.Or(o.Label, id), Site: siteName(o.Site)}
+		fo := sandbox.FixtureOrg{ID: id, Name: cmp.Or(o.Label, id), Site: o.Site}
 		if o.Declared {
 			p := sandboxPair(id)
 			fo.APIKey, fo.AppKey = p.API, p.App
@@ -72,15 +71,4 @@ func OpenSandbox(path string, orgs []SandboxOrg, notice func(string)) (*sandbox.
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
 	return srv, nil
-}
-
-// siteName is the Datadog site a manifest's site stands for, or "" (the
-// emulator's default) for one that is not a site name.
-func siteName(s string) string {
-	for _, name := range site.Names {
-		if strings.EqualFold(s, name) {
-			return name
-		}
-	}
-	return ""
 }

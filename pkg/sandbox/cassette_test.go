@@ -223,3 +223,30 @@ func writeString(b *strings.Builder, s string) {
 	_ = enc.Encode(s)
 	b.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
 }
+
+// TestCassetteCrossSiteNotFound replays the recorded create to an unknown
+// sink with a sink that exists on another site: Datadog connects orgs of one
+// site only, and answers exactly as for an org it does not know.
+func TestCassetteCrossSiteNotFound(t *testing.T) {
+	t.Parallel()
+	c, err := cassette.Load("../../testdata/cassettes/Scenario_Create_Org_Connection_returns_Not_Found_response.yaml")
+	require.NoError(t, err)
+	require.Len(t, c.Interactions, 1)
+	in := c.Interactions[0]
+	const euID = "e0e0e0e0-0000-4000-8000-000000000001"
+	f := recordedFixture(t)
+	f.Orgs = append(f.Orgs, FixtureOrg{ID: euID, Name: "EU", Site: "datadoghq.eu"},
+		FixtureOrg{ID: uuidN(7), Name: "EU source", Site: "datadoghq.eu", APIKey: "eu-api", AppKey: "eu-app"})
+	f.Orgs[1].Site = "us5.datadoghq.com" // the recorded sink, now on another site too
+	s := newServer(t, f, Options{})
+
+	for _, sink := range []string{"nonexistent-org-id", euID, sinkID} {
+		body := strings.Replace(in.Request.Body, "nonexistent-org-id", sink, 1)
+		w := call(s, srcKeys, in.Request.Method, pathConnections, body)
+		assert.Equal(t, in.Response.Code, w.Code, sink)
+		assert.Equal(t, in.Response.Headers["Content-Type"], w.Header().Values("Content-Type"), sink)
+		assert.Equal(t, in.Response.Body, w.Body.String(), sink)
+	}
+	assert.Empty(t, s.Connections())
+	mustCreate(t, s, keys{"eu-api", "eu-app"}, euID, "logs") // same site: allowed
+}

@@ -49,13 +49,13 @@ func (s *Server) managedOrgs(caller *org, r *http.Request) reply {
 	})
 	out := managedOrgsWire{
 		Data: managedOrgsData{ID: caller.id, Type: "managed_orgs", Relationships: managedOrgsRels{
-			CurrentOrg:  relWire{Data: relDataWire{Type: "orgs", ID: caller.id}},
-			ManagedOrgs: relManyWire{Data: make([]relDataWire, 0, len(managed))},
+			CurrentOrg:  orgRelWire{Data: orgRelData{ID: caller.id, Type: "orgs"}},
+			ManagedOrgs: orgRelManyWire{Data: make([]orgRelData, 0, len(managed))},
 		}},
 		Included: []managedOrgWire{managedOrg(caller)},
 	}
 	for _, o := range managed {
-		out.Data.Relationships.ManagedOrgs.Data = append(out.Data.Relationships.ManagedOrgs.Data, relDataWire{Type: "orgs", ID: o.id})
+		out.Data.Relationships.ManagedOrgs.Data = append(out.Data.Relationships.ManagedOrgs.Data, orgRelData{ID: o.id, Type: "orgs"})
 		out.Included = append(out.Included, managedOrg(o))
 	}
 	return reply{status: http.StatusOK, body: encodeJSON(out)}

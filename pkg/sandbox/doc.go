@@ -20,7 +20,9 @@
 // [Server.Transport] to the API client, so no socket is opened and tests can
 // run it inside testing/synctest. Orgs come from a [Fixture] (see
 // [LoadFixture]) or from [Server.AddOrg]. With [Options].StatePath the
-// connections survive restarts; keys are never written to disk.
+// connections survive restarts in a bbolt file that one process at a time
+// holds, each write committed before it is answered; keys are never written
+// to disk.
 //
 // # Faults
 //

@@ -410,15 +410,11 @@ func orgProblems(o FixtureOrg) []problem {
 	return ps
 }
 
-// canonicalSite returns the Datadog site name s stands for (in any case),
-// or "".
+// canonicalSite returns the Datadog site name s stands for (a site name or
+// a UI alias, in any case), or "".
 func canonicalSite(s string) string {
-	for _, name := range site.Names {
-		if strings.EqualFold(s, name) {
-			return name
-		}
-	}
-	return ""
+	name, _ := site.Canonical(s)
+	return name
 }
 
 // typesProblem applies the API's rules for connection_types to a fixture or

@@ -1,13 +1,19 @@
 package sandbox
 
 import (
+	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/santhosh-tekuri/jsonschema/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
+
+	"github.com/orgsync/orgsync/schemas"
 )
 
 func TestLoadFixtureExamples(t *testing.T) {
@@ -138,4 +144,107 @@ func TestNewValidatesFixture(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `orgs[0].id: "x" is not a UUID`)
 	assert.Contains(t, err.Error(), "connections[0].source: org "+srcID+" is not defined in orgs")
+}
+
+// fixtureSchema compiles schemas/fixture.schema.json.
+func fixtureSchema(t *testing.T) *jsonschema.Schema {
+	t.Helper()
+	raw, err := schemas.FS.ReadFile("fixture.schema.json")
+	require.NoError(t, err)
+	const url = "https://orgsync.invalid/schemas/fixture.schema.json"
+	c := jsonschema.NewCompiler()
+	c.Draft = jsonschema.Draft2020
+	require.NoError(t, c.AddResource(url, bytes.NewReader(raw)))
+	s, err := c.Compile(url)
+	require.NoError(t, err)
+	return s
+}
+
+// schemaCheck validates YAML text against the fixture schema.
+func schemaCheck(t *testing.T, s *jsonschema.Schema, content string) error {
+	t.Helper()
+	var v any
+	require.NoError(t, yaml.Unmarshal([]byte(content), &v))
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var doc any
+	require.NoError(t, dec.Decode(&doc))
+	return s.Validate(doc)
+}
+
+// TestFixtureSchema: the schema that documents the fixture accepts every
+// fixture of the repository, and it and LoadFixture agree on the rest.
+func TestFixtureSchema(t *testing.T) {
+	t.Parallel()
+	s := fixtureSchema(t)
+	paths, err := filepath.Glob("../../testdata/sandbox/*.yaml")
+	require.NoError(t, err)
+	paths = append(paths, "../../examples/sandbox-fixture.yaml")
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		require.NoError(t, err)
+		assert.NoError(t, schemaCheck(t, s, string(b)), p)
+		_, err = LoadFixture(p)
+		assert.NoError(t, err, p)
+	}
+
+	const a, b = "4dee724d-00cc-11ea-a77b-570c9d03c6c5", "83999dcd-7f97-11f0-8de1-1ecf66f1aa85"
+	tests := []struct {
+		name, content string
+		valid         bool
+	}{
+		{"every field", "orgs:\n  - {id: " + a + ", name: Parent, site: datadoghq.eu, api_key: k, app_key: p, permissions: [org_management], user: {handle: ci-bot, service_account: true}}\n" +
+			"  - {id: " + b + ", site: DatadogHQ.eu, parent: " + a + "}\n" +
+			"connections:\n  - {source: " + a + ", sink: " + b + ", types: [logs, audit]}\nrate_limit: {limit: 10, period: 60}\n", true},
+		{"a list", "- id: " + a + "\n", false},
+		{"unknown field", "orgs:\n  - {id: " + a + ", app-key: x}\n", false},
+		{"bad site", "orgs:\n  - {id: " + a + ", site: https://example.com}\n", false},
+		{"UI alias for a site", "orgs:\n  - {id: " + a + ", site: App.DatadogHQ.com}\n", true},
+		{"half the keys", "orgs:\n  - {id: " + a + ", api_key: k}\n", false},
+		{"unknown permission", "orgs:\n  - {id: " + a + ", permissions: [admin]}\n", false},
+		{"user without handle", "orgs:\n  - {id: " + a + ", user: {service_account: true}}\n", false},
+		{"bad parent", "orgs:\n  - {id: " + a + ", parent: nope}\n", false},
+		{"no types", "orgs:\n  - {id: " + a + "}\n  - {id: " + b + "}\nconnections:\n  - {source: " + a + ", sink: " + b + ", types: []}\n", false},
+		{"duplicate type", "orgs:\n  - {id: " + a + "}\n  - {id: " + b + "}\nconnections:\n  - {source: " + a + ", sink: " + b + ", types: [logs, logs]}\n", false},
+		{"zero rate limit", "rate_limit: {limit: 0, period: 1}\n", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "f.yaml")
+			require.NoError(t, os.WriteFile(path, []byte(tt.content), 0o600))
+			_, loadErr := LoadFixture(path)
+			schemaErr := schemaCheck(t, s, tt.content)
+			if tt.valid {
+				assert.NoError(t, loadErr)
+				assert.NoError(t, schemaErr)
+				return
+			}
+			assert.Error(t, loadErr, "LoadFixture")
+			assert.Error(t, schemaErr, "schema")
+		})
+	}
+}
+
+// TestREADMEFixture: the fixture the README shows loads, and the schema
+// accepts it.
+func TestREADMEFixture(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	_, after, ok := strings.Cut(string(b), "### Fixture\n")
+	require.True(t, ok, "the README has a Fixture section")
+	_, block, ok := strings.Cut(after, "```yaml\n")
+	require.True(t, ok)
+	block, _, ok = strings.Cut(block, "```")
+	require.True(t, ok)
+	require.NoError(t, schemaCheck(t, fixtureSchema(t), block))
+	path := filepath.Join(t.TempDir(), "readme.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(block), 0o600))
+	f, err := LoadFixture(path)
+	require.NoError(t, err)
+	require.Len(t, f.Orgs, 2)
+	assert.Equal(t, &FixtureUser{Handle: "orgsync-ci", ServiceAccount: true}, f.Orgs[0].User)
 }

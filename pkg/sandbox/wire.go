@@ -186,12 +186,23 @@ type managedOrgsData struct {
 }
 
 type managedOrgsRels struct {
-	CurrentOrg  relWire     `json:"current_org"`
-	ManagedOrgs relManyWire `json:"managed_orgs"`
+	CurrentOrg  orgRelWire     `json:"current_org"`
+	ManagedOrgs orgRelManyWire `json:"managed_orgs"`
 }
 
-type relManyWire struct {
-	Data []relDataWire `json:"data"`
+// orgRelWire and orgRelManyWire are OrgRelationshipData, id first as
+// contract 8.7 writes it.
+type orgRelWire struct {
+	Data orgRelData `json:"data"`
+}
+
+type orgRelManyWire struct {
+	Data []orgRelData `json:"data"`
+}
+
+type orgRelData struct {
+	ID   string `json:"id"`
+	Type string `json:"type"`
 }
 
 type managedOrgWire struct {
