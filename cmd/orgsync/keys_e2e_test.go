@@ -157,9 +157,12 @@ func TestE2EKeySources(t *testing.T) {
 			require.Equal(t, 0, r.code, r.stderr)
 			assert.NotContains(t, r.stderr, "orgsync: note:", "the apply finds keys as the plan did")
 			w.checkConverged(t, sb)
+			r = runOrgsync(t, w.dir, env, args("export", "--org", "src-1")...)
+			require.Equal(t, 0, r.code, r.stderr)
+			assert.Contains(t, r.stdout, "src-1:")
 			if log != "" {
-				assert.Equal(t, []string{"src-0", "src-0", "src-1", "src-1", "src-2", "src-2"}, keysCommandCalls(t, log),
-					"once per source org in each run, never for sinks")
+				assert.Equal(t, []string{"src-0", "src-0", "src-1", "src-1", "src-1", "src-2", "src-2"}, keysCommandCalls(t, log),
+					"once per source org in each run (plan, apply, export of src-1), never for sinks")
 				assert.Contains(t, r.stderr, "orgsync: keys command (src-1): fetching keys\n")
 			}
 		})
