@@ -6,7 +6,6 @@ import (
 	"github.com/orgsync/orgsync/pkg/manifest"
 	"net/http/httptest"
 	"os"
-	"syscall"
 	"testing"
 	"time"
 
@@ -86,19 +85,6 @@ func BenchmarkPlanKeysCommand(b *testing.B) {
 			b.ReportMetric(float64((after.children-before.children).Milliseconds())/float64(b.N), "children-cpu-ms/op")
 		})
 	}
-}
-
-// cpu is the user plus system CPU time used so far.
-type cpu struct{ self, children time.Duration }
-
-func cpuTime() cpu {
-	var self, children syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &self)
-	_ = syscall.Getrusage(syscall.RUSAGE_CHILDREN, &children)
-	d := func(r syscall.Rusage) time.Duration {
-		return time.Duration(r.Utime.Nano() + r.Stime.Nano())
-	}
-	return cpu{d(self), d(children)}
 }
 
 // serveBenchWorld serves, on a loopback port for the benchmark's duration,
