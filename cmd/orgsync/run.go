@@ -18,6 +18,8 @@ Usage:
   orgsync apply    -f PATH... [--auto-approve] [--report FILE] [--output text|json] [--max-deletes N]
   orgsync apply    PLAN.json  -f PATH... [--report FILE]   apply a saved plan if the manifests give exactly it
   orgsync export   -f PATH... [--org LABEL...]      live state -> manifest YAML
+  orgsync discover [-o FILE] [--site SITE] [--filter-name TEXT] [--connections]
+                                                    the account's orgs -> manifest YAML
   orgsync sandbox  serve --listen ADDR --fixture FILE [--state FILE]
   orgsync report   merge [--partial] [-o FILE] REPORT.json...   join the reports of sharded runs
   orgsync version
@@ -137,6 +139,8 @@ func dispatch(ctx context.Context, args []string, s streams) error {
 		return runApply(ctx, rest, s)
 	case "export":
 		return runExport(ctx, rest, s)
+	case "discover":
+		return runDiscover(ctx, rest, s)
 	case "sandbox":
 		return runSandbox(ctx, rest, s)
 	case "report":

@@ -16,6 +16,7 @@ import (
 	"github.com/orgsync/orgsync/pkg/apply"
 	"github.com/orgsync/orgsync/pkg/keys"
 	"github.com/orgsync/orgsync/pkg/plan"
+	"github.com/orgsync/orgsync/pkg/sandbox"
 )
 
 // loadManifest loads and validates the manifests, printing every problem
@@ -103,8 +104,37 @@ func connect(tf *targetFlags, s streams, orgs []plan.SourceOrg, world []orgapi.S
 			return nil, nil, err
 		}
 	}
+	cfg, err := apiConfig(tf, s, ks.Source, stop)
+	if err != nil {
+		return nil, nil, err
+	}
+	closeFn := func() error { return nil }
+	if tf.sandbox != "" {
+		sb, err := openSandbox(tf, s, world)
+		if err != nil {
+			return nil, nil, err
+		}
+		useSandbox(&cfg, sb)
+		closeFn = sb.Close
+	}
+	clients, err := orgapi.New(cfg, orgs)
+	var se *orgapi.SetupError
+	if errors.As(err, &se) {
+		failed, err = se.Orgs, nil
+	}
+	if err != nil {
+		_ = closeFn()
+		return nil, nil, err
+	}
+	return &connection{clients: clients, counters: cfg.Counters, keySource: ks.kind, close: closeFn}, failed, nil
+}
+
+// apiConfig is how the flags say to reach and pace the API, with keys from
+// ks. With --sandbox, the caller opens the emulator and hands it to
+// useSandbox.
+func apiConfig(tf *targetFlags, s streams, ks keys.Source, stop <-chan struct{}) (orgapi.Config, error) {
 	cfg := orgapi.Config{
-		Keys:        ks.Source,
+		Keys:        ks,
 		UserAgent:   "orgsync/" + version(),
 		Timeout:     tf.timeout,
 		MaxRetries:  tf.maxRetries,
@@ -121,33 +151,29 @@ func connect(tf *targetFlags, s streams, orgs []plan.SourceOrg, world []orgapi.S
 	if tf.sandbox == "" {
 		ep, err := tf.apiURL.endpoints(s.getenv)
 		if err != nil {
-			return nil, nil, err
+			return cfg, err
 		}
 		cfg.Endpoints = ep
 		if tf.verbose {
 			cfg.OnEndpoint = endpointLogger(s.stderr)
 		}
 	}
-	closeFn := func() error { return nil }
-	if tf.sandbox != "" {
-		sb, err := orgapi.OpenSandbox(tf.sandbox, world, func(msg string) { fmt.Fprintf(s.stderr, "orgsync: %s\n", msg) })
-		if err != nil {
-			return nil, nil, stateHint(err)
-		}
-		cfg.Transport = sb.Transport()
-		cfg.Endpoints = orgapi.Everywhere(orgapi.SandboxURL, "the in-process sandbox")
-		closeFn = sb.Close
-	}
-	clients, err := orgapi.New(cfg, orgs)
-	var se *orgapi.SetupError
-	if errors.As(err, &se) {
-		failed, err = se.Orgs, nil
-	}
+	return cfg, nil
+}
+
+// openSandbox starts the in-process emulator of --sandbox holding world.
+func openSandbox(tf *targetFlags, s streams, world []orgapi.SandboxOrg) (*sandbox.Server, error) {
+	sb, err := orgapi.OpenSandbox(tf.sandbox, world, func(msg string) { fmt.Fprintf(s.stderr, "orgsync: %s\n", msg) })
 	if err != nil {
-		_ = closeFn()
-		return nil, nil, err
+		return nil, stateHint(err)
 	}
-	return &connection{clients: clients, counters: cfg.Counters, keySource: ks.kind, close: closeFn}, failed, nil
+	return sb, nil
+}
+
+// useSandbox sends every call of cfg to the in-process emulator sb.
+func useSandbox(cfg *orgapi.Config, sb *sandbox.Server) {
+	cfg.Transport = sb.Transport()
+	cfg.Endpoints = orgapi.Everywhere(orgapi.SandboxURL, "the in-process sandbox")
 }
 
 // openOrgs connects to orgs, checks each one's keys against its declared id

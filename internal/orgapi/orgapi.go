@@ -171,6 +171,12 @@ func FromManifest(orgs []manifest.Org) []plan.SourceOrg {
 	return out
 }
 
+// API returns the client of the org with the given label, for calls that
+// neither planning nor applying makes (discover's list of managed orgs).
+func (c *Clients) API(ctx context.Context, label string) (*api.Client, error) {
+	return c.client(ctx, label)
+}
+
 // client returns the org's client, finding its keys on the first call.
 func (c *Clients) client(ctx context.Context, label string) (*api.Client, error) {
 	oc, ok := c.byLabel[label]
