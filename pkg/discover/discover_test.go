@@ -119,11 +119,11 @@ type fakeReader struct {
 
 var _ plan.Reader = (*fakeReader)(nil)
 
-func (f *fakeReader) CurrentOrg(_ context.Context, o manifest.Org) (string, error) {
+func (f *fakeReader) CurrentUser(_ context.Context, o manifest.Org) (plan.KeyOwner, error) {
 	if err := f.fail[o.Label]; err != nil {
-		return "", err
+		return plan.KeyOwner{}, err
 	}
-	return o.ID, nil
+	return plan.KeyOwner{OrgID: o.ID, User: plan.User{ID: "u-" + o.Label}}, nil
 }
 
 func (f *fakeReader) ListConnections(_ context.Context, o manifest.Org) ([]plan.LiveConnection, error) {
