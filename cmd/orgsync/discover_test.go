@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -282,4 +283,82 @@ func TestDiscoverFailures(t *testing.T) {
 			assert.NotContains(t, r.stdout+r.stderr, discoverKeyMarker, "a key leaked")
 		})
 	}
+}
+
+// keysFile writes a keys file (by org id) for every org of the account
+// except those left out, readable by its owner only.
+func (w *discoverWorld) keysFile(t *testing.T, dir string, leaveOut ...string) string {
+	t.Helper()
+	var b strings.Builder
+	for _, o := range append([]sandbox.FixtureOrg{w.parent}, w.managed...) {
+		if slices.Contains(leaveOut, o.ID) {
+			continue
+		}
+		fmt.Fprintf(&b, "%s: {api_key: %s, app_key: %s}\n", o.ID, o.APIKey, o.AppKey)
+	}
+	p := filepath.Join(dir, "keys.yaml")
+	require.NoError(t, os.WriteFile(p, []byte(b.String()), 0o600))
+	return p
+}
+
+// TestDiscoverRoundTrip is the done-when test of issue 13: on an emulated
+// account of 32 orgs with connections among them, discover with
+// --connections writes a manifest that plans to no changes.
+func TestDiscoverRoundTrip(t *testing.T) {
+	t.Parallel()
+	w := newDiscoverWorld(t, 31)
+	ts := w.serve(t)
+	dir := t.TempDir()
+	keysFile := w.keysFile(t, dir)
+	out := filepath.Join(dir, "orgs.yaml")
+
+	r := runCLI(t, w.env, "discover", "--api-url", ts.URL, "--connections", "--keys-file", keysFile, "-o", out)
+	require.Equal(t, 0, r.code, r.stderr)
+	// Progress for a large account: a line per tenth of the orgs read.
+	assert.Contains(t, r.stderr, "orgsync: discover: read the connections of 31/31 orgs\n")
+	assert.GreaterOrEqual(t, strings.Count(r.stderr, "orgsync: discover: read the connections of"), 5)
+	// 21 of the parent, 30 among the managed orgs.
+	assert.Contains(t, r.stderr, "orgsync: discover: wrote "+out+": 32 orgs, 51 connections\n")
+	text := mustRead(t, out)
+	assert.NotContains(t, text, w.foreign.ID, "an org of another account never appears")
+	assert.Contains(t, text, "  # Team A\n  team-a:\n    # 1 connection with orgs outside this manifest left out\n")
+	assert.NotContains(t, r.stdout+r.stderr+text, discoverKeyMarker, "a key leaked")
+
+	p := runCLI(t, nil, "plan", "--api-url", ts.URL, "-f", out, "--keys-file", keysFile, "--detailed-exitcode")
+	assert.Equal(t, 0, p.code, "plan of the discovered manifest:\n%s\n%s", p.stdout, p.stderr)
+	assert.Contains(t, p.stdout, "No changes.")
+	assert.NotContains(t, p.stdout+p.stderr, discoverKeyMarker, "a key leaked")
+}
+
+// TestDiscoverKeysCommandGetsLabels checks that the keys command is asked
+// with the labels discover gives, and that an org whose keys cannot be had
+// is written with a comment saying why, the run exiting 1 after writing.
+func TestDiscoverKeysCommandGetsLabels(t *testing.T) {
+	t.Parallel()
+	w := newDiscoverWorld(t, 4)
+	ts := w.serve(t)
+	dir := t.TempDir()
+	// The command answers by label; it knows no keys for zurich-ops.
+	var script strings.Builder
+	script.WriteString("case \"$ORGSYNC_ORG_LABEL/$ORGSYNC_ORG_SITE\" in\n")
+	for _, c := range []struct {
+		label string
+		org   sandbox.FixtureOrg
+	}{{"team-a", w.managed[0]}, {"team-a-2", w.managed[1]}, {"org-00000003", w.managed[3]}} {
+		fmt.Fprintf(&script, "%s/datadoghq.com) echo '{\"api_key\": \"%s\", \"app_key\": \"%s\"}' ;;\n", c.label, c.org.APIKey, c.org.AppKey)
+	}
+	script.WriteString("*) echo \"no keys for $ORGSYNC_ORG_LABEL\" >&2; exit 3 ;;\nesac\n")
+	cmdPath := writeFile(t, dir, "keys.sh", script.String())
+
+	r := runCLI(t, w.env, "discover", "--api-url", ts.URL, "--connections", "--keys-command", "sh "+cmdPath)
+	assert.Equal(t, 1, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "orgsync: error: org zurich-ops: connections not read: ")
+	assert.Contains(t, r.stderr, "orgsync: hint: the manifest was written without what could not be read")
+	assert.Contains(t, r.stdout, "  # Zürich (Ops)\n  zurich-ops:\n    # connections not read: ")
+	assert.Contains(t, r.stdout, "  - from: team-a-2\n    to: team-a\n    types: [logs]\n", "read with the keys the command gave for team-a-2")
+	assert.Contains(t, r.stdout, "  - from: org-00000003\n    to: zurich-ops\n    types: [logs]\n")
+	assert.NotContains(t, r.stdout, "  - from: zurich-ops\n    to: team-a-2\n", "zurich-ops was not read")
+	_, err := manifest.Load([]string{writeFile(t, dir, "orgs.yaml", r.stdout)})
+	require.NoError(t, err, "what is written validates, also when an org was not read")
+	assert.NotContains(t, r.stdout+r.stderr, discoverKeyMarker, "a key leaked")
 }
