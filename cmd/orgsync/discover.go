@@ -137,6 +137,9 @@ func runDiscover(ctx context.Context, args []string, s streams) error {
 		if err != nil {
 			return err
 		}
+		if len(m.Orgs) == 0 {
+			return errors.New("the manifest declares no orgs: the emulator has no account to discover")
+		}
 		sb, err := openSandbox(&a.target, s, sandboxWorld(m))
 		if err != nil {
 			return err
