@@ -7,9 +7,13 @@ package main
 
 import (
 	"bufio"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -144,4 +148,50 @@ func TestE2EOutputPathsCheckedFirst(t *testing.T) {
 			assert.Equal(t, planBefore, mustRead(t, planFile), "the saved plan is untouched")
 		})
 	}
+}
+
+// TestE2ESecondInterruptStopsAtOnce: the first SIGINT lets requests on the
+// wire finish; a second one ends orgsync at once, even when a request
+// never answers.
+func TestE2ESecondInterruptStopsAtOnce(t *testing.T) {
+	t.Parallel()
+	w := newE2EWorld(t, 1, 3, "key")
+	sb, err := sandbox.New(w.fixture, sandbox.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = sb.Close() })
+	var writes atomic.Int64
+	release := make(chan struct{})
+	ts := serveHandler(t, http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			sb.ServeHTTP(rw, r)
+			return
+		}
+		writes.Add(1)
+		_, _ = io.Copy(io.Discard, r.Body) // lets the server see the client go
+		select {                           // a write that never answers
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	t.Cleanup(func() { close(release) }) // runs before the server's Close waits
+	o := startOrgsync(t, w.dir, w.env, "apply", "-f", w.manifest, "--auto-approve", "--timeout", "1h",
+		"--report", filepath.Join(w.dir, "report.json"), "--api-url", ts.URL)
+	o.waitUntil(t, "a write is on the wire", func() bool { return writes.Load() > 0 })
+	require.NoError(t, o.cmd.Process.Signal(os.Interrupt))
+	// The first signal is taken; until orgsync gives SIGINT its default
+	// action back, more are taken the same way. Keep sending until one
+	// ends the process.
+	o.waitUntil(t, "a later SIGINT ends orgsync", func() bool {
+		select {
+		case <-o.done:
+			return true
+		default:
+			_ = o.cmd.Process.Signal(os.Interrupt)
+			return false
+		}
+	})
+	<-o.done
+	ws, ok := o.cmd.ProcessState.Sys().(syscall.WaitStatus)
+	require.True(t, ok)
+	assert.True(t, ws.Signaled() && ws.Signal() == syscall.SIGINT, "ended by SIGINT, not by finishing (status %v)\nstderr:\n%s", o.cmd.ProcessState, o.stderr.String())
 }
