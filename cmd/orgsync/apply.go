@@ -94,7 +94,7 @@ func runApply(ctx context.Context, args []string, s streams) error {
 	}
 	// The report must be writable, and no input, before anything happens:
 	// finding out after the changes were made is too late.
-	inputs := manifestInputs(a.target.files)
+	inputs := targetInputs(&a.target, s)
 	if a.planFile != "" {
 		inputs = append(inputs, input{path: a.planFile, what: "the saved plan"})
 	}

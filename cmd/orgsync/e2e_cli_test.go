@@ -8,6 +8,7 @@ package main
 import (
 	"bufio"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -106,25 +107,32 @@ func TestE2EOutputPathsCheckedFirst(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name    string
-		args    func(w *e2eWorld) []string // before --api-url
+		args    func(w *e2eWorld, keys string) []string // before --api-url
+		env     string                                  // an env var set to the keys file
 		wantErr string
 	}{
-		{name: "report in a missing directory", args: func(w *e2eWorld) []string {
+		{name: "report in a missing directory", args: func(w *e2eWorld, keys string) []string {
 			return []string{"apply", "-f", w.manifest, "--auto-approve", "--report", filepath.Join(w.dir, "nonexistent", "r.json")}
 		}, wantErr: "orgsync: error: --report " + "%DIR%/nonexistent/r.json: cannot write there"},
-		{name: "report over the manifest", args: func(w *e2eWorld) []string {
+		{name: "report over the manifest", args: func(w *e2eWorld, keys string) []string {
 			return []string{"apply", "-f", w.manifest, "--auto-approve", "--report", w.manifest}
 		}, wantErr: "orgsync: error: --report %DIR%/manifest.yaml is an input of this run (-f %DIR%/manifest.yaml): refusing to overwrite it"},
-		{name: "report over a manifest of a directory", args: func(w *e2eWorld) []string {
+		{name: "report over a manifest of a directory", args: func(w *e2eWorld, keys string) []string {
 			return []string{"apply", "-f", w.dir, "--auto-approve", "--report", w.manifest}
 		}, wantErr: "is an input of this run (-f %DIR%): refusing to overwrite it"},
-		{name: "saved plan over the manifest", args: func(w *e2eWorld) []string {
+		{name: "saved plan over the manifest", args: func(w *e2eWorld, keys string) []string {
 			return []string{"plan", "-f", w.manifest, "--out", w.manifest}
 		}, wantErr: "orgsync: error: --out %DIR%/manifest.yaml is an input of this run"},
-		{name: "saved plan in a missing directory", args: func(w *e2eWorld) []string {
+		{name: "saved plan in a missing directory", args: func(w *e2eWorld, keys string) []string {
 			return []string{"plan", "-f", w.manifest, "--out", filepath.Join(w.dir, "nonexistent", "p.json")}
 		}, wantErr: "orgsync: error: --out %DIR%/nonexistent/p.json: cannot write there"},
-		{name: "report over the saved plan being applied", args: func(w *e2eWorld) []string {
+		{name: "report over the keys file", args: func(w *e2eWorld, keys string) []string {
+			return []string{"apply", "-f", w.manifest, "--auto-approve", "--keys-file", keys, "--report", keys}
+		}, wantErr: "orgsync: error: --report %KEYS% is an input of this run (--keys-file %KEYS%): refusing to overwrite it"},
+		{name: "saved plan over the keys file named in the env", args: func(w *e2eWorld, keys string) []string {
+			return []string{"plan", "-f", w.manifest, "--out", keys}
+		}, env: "ORGSYNC_KEYS_FILE", wantErr: "orgsync: error: --out %KEYS% is an input of this run (ORGSYNC_KEYS_FILE %KEYS%): refusing to overwrite it"},
+		{name: "report over the saved plan being applied", args: func(w *e2eWorld, keys string) []string {
 			return []string{"apply", filepath.Join(w.dir, "plan.json"), "--report", filepath.Join(w.dir, "plan.json")}
 		}, wantErr: "orgsync: error: --report %DIR%/plan.json is an input of this run (the saved plan): refusing to overwrite it"},
 	}
@@ -136,16 +144,22 @@ func TestE2EOutputPathsCheckedFirst(t *testing.T) {
 			planFile := filepath.Join(w.dir, "plan.json")
 			r := runOrgsync(t, w.dir, w.env, "plan", "-f", w.manifest, "--out", planFile, "--api-url", ts.URL)
 			require.Equal(t, 0, r.code, r.stderr)
-			manifestBefore, planBefore := mustRead(t, w.manifest), mustRead(t, planFile)
+			keysFile := w.writeKeysFile(t, "keys.json", true)
+			manifestBefore, planBefore, keysBefore := mustRead(t, w.manifest), mustRead(t, planFile), mustRead(t, keysFile)
 			writesBefore := sb.Stats().Writes
+			env := maps.Clone(w.env)
+			if tt.env != "" {
+				env[tt.env] = keysFile
+			}
 
-			r = runOrgsync(t, w.dir, w.env, append(tt.args(w), "--api-url", ts.URL)...)
+			r = runOrgsync(t, w.dir, env, append(tt.args(w, keysFile), "--api-url", ts.URL)...)
 			assert.Equal(t, 1, r.code)
-			assert.Contains(t, r.stderr, strings.ReplaceAll(tt.wantErr, "%DIR%", w.dir))
+			assert.Contains(t, r.stderr, strings.NewReplacer("%DIR%", w.dir, "%KEYS%", keysFile).Replace(tt.wantErr))
 			assert.Equal(t, writesBefore, sb.Stats().Writes, "no change was made")
 			assert.Empty(t, sb.Connections())
 			assert.Equal(t, manifestBefore, mustRead(t, w.manifest), "the manifest is untouched")
 			assert.Equal(t, planBefore, mustRead(t, planFile), "the saved plan is untouched")
+			assert.Equal(t, keysBefore, mustRead(t, keysFile), "the keys file is untouched")
 		})
 	}
 }

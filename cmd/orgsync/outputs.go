@@ -15,11 +15,17 @@ type input struct {
 	what string // "-f m.yaml", "the saved plan"
 }
 
-// manifestInputs lists the -f paths of a run as inputs.
-func manifestInputs(files []string) []input {
-	out := make([]input, len(files))
-	for i, f := range files {
-		out[i] = input{path: f, what: "-f " + f}
+// targetInputs lists what a plan or apply reads from disk: the -f paths
+// and the keys file (--keys-file or ORGSYNC_KEYS_FILE).
+func targetInputs(tf *targetFlags, s streams) []input {
+	var out []input
+	for _, f := range tf.files {
+		out = append(out, input{path: f, what: "-f " + f})
+	}
+	if tf.keys.file != "" {
+		out = append(out, input{path: tf.keys.file, what: "--keys-file " + tf.keys.file})
+	} else if f := s.getenv("ORGSYNC_KEYS_FILE"); f != "" {
+		out = append(out, input{path: f, what: "ORGSYNC_KEYS_FILE " + f})
 	}
 	return out
 }
