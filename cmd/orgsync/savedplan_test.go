@@ -16,7 +16,8 @@ import (
 
 // TestPlanOutHintRepeatsFlags: the command plan --out suggests carries every
 // flag the apply needs, and works as printed. Here the plan deletes 11
-// connections, one more than the default --max-deletes allows.
+// connections, one more than the default --max-deletes allows, and requires
+// service accounts (which the sandbox's keys are).
 func TestPlanOutHintRepeatsFlags(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -31,9 +32,9 @@ func TestPlanOutHintRepeatsFlags(t *testing.T) {
 
 	narrow := writeFile(t, dir, "my orgs/narrow.yaml", hubManifest)
 	planFile := filepath.Join(dir, "plan.json")
-	r = runCLI(t, nil, "plan", "--sandbox", state, "-f", narrow, "--out", planFile, "--max-deletes", "12")
+	r = runCLI(t, nil, "plan", "--sandbox", state, "-f", narrow, "--out", planFile, "--max-deletes", "12", "--require-service-account")
 	require.Equal(t, 0, r.code, r.stderr)
-	want := "orgsync apply " + planFile + " -f '" + narrow + "' --max-deletes 12 --sandbox " + state
+	want := "orgsync apply " + planFile + " -f '" + narrow + "' --max-deletes 12 --require-service-account --sandbox " + state
 	assert.Contains(t, r.stderr, `apply it with "`+want+`"`)
 
 	r = runCLI(t, nil, "apply", planFile, "--sandbox", state, "-f", narrow, "--report", filepath.Join(dir, "r1.json"))

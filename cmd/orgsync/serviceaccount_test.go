@@ -1,8 +1,6 @@
 package main
 
 import (
-	"encoding/json"
-	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -15,34 +13,6 @@ import (
 	"github.com/orgsync/orgsync/pkg/sandbox"
 )
 
-// keyOwners wraps an API handler and rewrites its current_user answers the
-// way Datadog describes a user: by the caller's API key, a handle and
-// whether it is a service account.
-func keyOwners(next http.Handler, owners map[string]struct {
-	handle  string
-	service bool
-}) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/api/v2/current_user" {
-			next.ServeHTTP(w, r)
-			return
-		}
-		rec := httptest.NewRecorder()
-		next.ServeHTTP(rec, r)
-		var body map[string]any
-		if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &body) != nil {
-			w.WriteHeader(rec.Code)
-			_, _ = w.Write(rec.Body.Bytes())
-			return
-		}
-		attrs := body["data"].(map[string]any)["attributes"].(map[string]any)
-		o := owners[r.Header.Get("DD-API-KEY")]
-		attrs["handle"], attrs["service_account"] = o.handle, o.service
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(body)
-	})
-}
-
 // TestServiceAccounts: team-a's keys belong to a person, team-b's to a
 // service account. plan and apply warn once about team-a;
 // --require-service-account fails team-a (a failed verify, no write with
@@ -50,18 +20,21 @@ func keyOwners(next http.Handler, owners map[string]struct {
 // live connection and counts those made by personal users.
 func TestServiceAccounts(t *testing.T) {
 	t.Parallel()
-	const idA, idB = "4dee724d-00cc-11ea-a77b-570c9d03c6c5", "11111111-1111-4111-8111-111111111111"
-	srv, err := sandbox.New(&sandbox.Fixture{Orgs: []sandbox.FixtureOrg{
-		{ID: "83999dcd-7f97-11f0-8de1-1ecf66f1aa85", Name: "hub"},
-		{ID: idA, Name: "team-a", APIKey: "a-api", AppKey: "a-app"},
-		{ID: idB, Name: "team-b", APIKey: "b-api", AppKey: "b-app"},
-	}}, sandbox.Options{})
+	const idHub, idA, idB, idX = "83999dcd-7f97-11f0-8de1-1ecf66f1aa85", "4dee724d-00cc-11ea-a77b-570c9d03c6c5",
+		"11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222"
+	// team-a already sends audit to another org (unmanaged: team-a does
+	// not prune), a connection its user made.
+	srv, err := sandbox.New(&sandbox.Fixture{
+		Orgs: []sandbox.FixtureOrg{
+			{ID: idHub, Name: "hub"}, {ID: idX, Name: "x"},
+			{ID: idA, Name: "team-a", APIKey: "a-api", AppKey: "a-app", User: &sandbox.FixtureUser{Handle: "amy@example.com"}},
+			{ID: idB, Name: "team-b", APIKey: "b-api", AppKey: "b-app", User: &sandbox.FixtureUser{Handle: "ci-bot", ServiceAccount: true}},
+		},
+		Connections: []sandbox.FixtureConnection{{Source: idA, Sink: idX, Types: []string{"audit"}}},
+	}, sandbox.Options{})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = srv.Close() })
-	hs := httptest.NewServer(keyOwners(srv, map[string]struct {
-		handle  string
-		service bool
-	}{"a-api": {"amy@example.com", false}, "b-api": {"ci-bot", true}}))
+	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
 	dir := t.TempDir()
 	m := writeFile(t, dir, "m.yaml", hubManifest)
@@ -73,6 +46,33 @@ func TestServiceAccounts(t *testing.T) {
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Contains(t, r.stderr, warning)
 	assert.Equal(t, 1, strings.Count(r.stderr, "orgsync: warning:"), "one warning, for the one org with personal keys:\n%s", r.stderr)
+	assert.Contains(t, r.stdout, "Made by personal users (Datadog deletes a user's connections when the user is deactivated; prefer a service account):\n  team-a: 1 of 1 live connection\n")
+
+	r = runCLI(t, env, "plan", "--api-url", hs.URL, "-f", m, "--json")
+	require.Equal(t, 0, r.code, r.stderr)
+	var p struct {
+		Changes []struct {
+			Action    string
+			CreatedBy *struct {
+				ID             string `json:"id"`
+				Handle         string `json:"handle"`
+				ServiceAccount *bool  `json:"service_account"`
+			} `json:"created_by"`
+		}
+	}
+	decodeJSON(t, r.stdout, &p)
+	validateAgainstSchema(t, "plan.schema.json", r.stdout)
+	for _, c := range p.Changes {
+		if c.Action != "unmanaged" {
+			assert.Nil(t, c.CreatedBy, "a create has no creator")
+			continue
+		}
+		require.NotNil(t, c.CreatedBy, "a change built from a live connection names its creator")
+		assert.NotEmpty(t, c.CreatedBy.ID)
+		assert.Equal(t, "amy@example.com", c.CreatedBy.Handle)
+		require.NotNil(t, c.CreatedBy.ServiceAccount)
+		assert.False(t, *c.CreatedBy.ServiceAccount)
+	}
 
 	r = runCLI(t, env, "plan", "--api-url", hs.URL, "-f", m, "--require-service-account")
 	assert.Equal(t, 1, r.code)
@@ -94,33 +94,35 @@ func TestServiceAccounts(t *testing.T) {
 	assert.Equal(t, "team-a", verify.SourceOrg.Label)
 	assert.Equal(t, apply.Failed, verify.Outcome)
 	assert.Contains(t, verify.Error, "--require-service-account is set")
-	conns := srv.Connections()
-	require.Len(t, conns, 1, "no write with team-a's keys; team-b went on")
-	assert.Equal(t, idB, conns[0].Source)
-
-	// The sandbox reports its default user (a person) as the creator.
-	r = runCLI(t, env, "plan", "--api-url", hs.URL, "-f", m, "--json", "--org", "team-b")
-	require.Equal(t, 0, r.code, r.stderr)
-	var p struct {
-		Changes []struct {
-			Action    string
-			CreatedBy *struct {
-				ID             string `json:"id"`
-				ServiceAccount *bool  `json:"service_account"`
-			} `json:"created_by"`
+	var fromB int
+	for _, c := range srv.Connections() {
+		assert.False(t, c.Source == idA && c.Sink == idHub, "no write with team-a's keys")
+		if c.Source == idB {
+			fromB++
 		}
 	}
-	decodeJSON(t, r.stdout, &p)
-	require.Len(t, p.Changes, 1)
-	assert.Equal(t, "noop", p.Changes[0].Action)
-	require.NotNil(t, p.Changes[0].CreatedBy, "a change built from a live connection names its creator")
-	assert.NotEmpty(t, p.Changes[0].CreatedBy.ID)
-	require.NotNil(t, p.Changes[0].CreatedBy.ServiceAccount)
-	assert.False(t, *p.Changes[0].CreatedBy.ServiceAccount)
-	validateAgainstSchema(t, "plan.schema.json", r.stdout)
+	assert.Equal(t, 1, fromB, "team-b went on")
+	assert.Len(t, srv.Connections(), 2)
 
-	r = runCLI(t, env, "plan", "--api-url", hs.URL, "-f", m, "--org", "team-b")
+	r = runCLI(t, env, "plan", "--api-url", hs.URL, "-f", m, "--org", "team-b", "--require-service-account")
 	require.Equal(t, 0, r.code, r.stderr)
-	assert.Contains(t, r.stdout, "Made by personal users (Datadog deletes a user's connections when the user is deactivated; prefer a service account):\n  team-b: 1 of 1 live connection\n")
 	assert.NotContains(t, r.stderr, "warning", "team-b's keys are a service account's")
+	assert.NotContains(t, r.stdout, "Made by personal users", "team-b's connection was made by its service account")
+}
+
+// TestSandboxKeysAreServiceAccounts: with --sandbox FILE the keys act as
+// service accounts, so the quickstart has nothing to warn about, even when
+// service accounts are required.
+func TestSandboxKeysAreServiceAccounts(t *testing.T) {
+	t.Parallel()
+	state := filepath.Join(t.TempDir(), "sandbox.json")
+	for _, args := range [][]string{
+		{"apply", "--auto-approve", "--report", filepath.Join(t.TempDir(), "r.json")},
+		{"plan", "--require-service-account"},
+	} {
+		r := runCLI(t, nil, append(args, "--sandbox", state, "-f", quickstart)...)
+		require.Equal(t, 0, r.code, r.stderr)
+		assert.NotContains(t, r.stderr, "warning")
+		assert.NotContains(t, r.stdout, "personal")
+	}
 }
