@@ -227,91 +227,123 @@ func checkText(data []byte) (Position, string) {
 // yaml.v3 has its own depth limit of 10,000, and parseYAML recovers from
 // parser panics; this gives an early, positioned error well before either.
 func prescan(data []byte) (Position, string) {
-	const (
-		plain = iota
-		comment
-		doubleQuoted
-		singleQuoted
-	)
-	blank := func(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
-	state, escaped := plain, false
-	depth, nodes := 0, 0
-	line, col := 1, 0
-	lineHasContent := false
-	prev := byte('\n') // the byte before data[i]
-	for i := 0; i < len(data); i++ {
-		c := data[i]
-		if c&0xc0 != 0x80 { // not a UTF-8 continuation byte
-			col++
-		}
+	sc := prescanner{line: 1, prev: '\n'}
+	for i, c := range data {
 		next := byte('\n')
 		if i+1 < len(data) {
 			next = data[i+1]
 		}
-		if state != comment {
-			switch {
-			case c == ',' || c == '[' || c == '{':
-				nodes++
-			case (c == '-' || c == '?' || c == ':') && blank(next):
-				nodes++
-			}
+		if pos, msg := sc.step(c, next); msg != "" {
+			return pos, msg
 		}
-		switch state {
-		case comment:
-			if c == '\n' {
-				state = plain
-			}
-		case doubleQuoted:
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				state = plain
-			}
-		case singleQuoted:
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\'' && next == '\'':
-				escaped = true // '' is an escaped quote
-			case c == '\'':
-				state = plain
-			}
-		default:
-			afterSpace := blank(prev)
-			scalarStart := afterSpace || prev == '[' || prev == '{' || prev == ','
-			switch {
-			case c == '#' && afterSpace:
-				state = comment
-			case c == '"' && scalarStart:
-				state = doubleQuoted
-			case c == '\'' && scalarStart:
-				state = singleQuoted
-			case (c == '[' || c == '{') && (scalarStart || depth > 0):
-				depth++
-				if depth > maxDepth {
-					return Position{Line: line, Column: col}, fmt.Sprintf("nesting is deeper than %d levels", maxDepth)
-				}
-			case (c == ']' || c == '}') && depth > 0:
-				depth--
-			}
-		}
-		if c == '\n' {
-			if lineHasContent {
-				nodes++
-			}
-			line, col, lineHasContent = line+1, 0, false
-		} else if state != comment && !blank(c) {
-			lineHasContent = true
-		}
-		if nodes > maxNodes {
-			return Position{Line: line, Column: max(col, 1)}, fmt.Sprintf("file has more than %d YAML nodes; split the manifest into several files", maxNodes)
-		}
-		prev = c
 	}
 	return Position{}, ""
+}
+
+// What prescan is reading.
+const (
+	inPlain = iota
+	inComment
+	inDoubleQuoted
+	inSingleQuoted
+)
+
+// prescanner is the state of prescan between two bytes.
+type prescanner struct {
+	state          int  // inPlain, inComment, ...
+	escaped        bool // the previous byte escaped this one
+	depth, nodes   int
+	line, col      int
+	lineHasContent bool
+	prev           byte // the byte before the current one
+}
+
+func blank(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// step reads byte c, followed by next, and returns the problem it finds.
+func (sc *prescanner) step(c, next byte) (Position, string) {
+	if c&0xc0 != 0x80 { // not a UTF-8 continuation byte
+		sc.col++
+	}
+	if sc.state != inComment && startsNode(c, next) {
+		sc.nodes++
+	}
+	if msg := sc.advance(c, next); msg != "" {
+		return Position{Line: sc.line, Column: sc.col}, msg
+	}
+	if c == '\n' {
+		if sc.lineHasContent {
+			sc.nodes++
+		}
+		sc.line, sc.col, sc.lineHasContent = sc.line+1, 0, false
+	} else if sc.state != inComment && !blank(c) {
+		sc.lineHasContent = true
+	}
+	sc.prev = c
+	if sc.nodes > maxNodes {
+		return Position{Line: sc.line, Column: max(sc.col, 1)}, fmt.Sprintf("file has more than %d YAML nodes; split the manifest into several files", maxNodes)
+	}
+	return Position{}, ""
+}
+
+// startsNode reports whether c (before next) is an indicator that can
+// start a YAML node.
+func startsNode(c, next byte) bool {
+	return c == ',' || c == '[' || c == '{' || ((c == '-' || c == '?' || c == ':') && blank(next))
+}
+
+// advance moves the state on by c: in and out of comments and quoted
+// text, and the depth of flow collections in plain text.
+func (sc *prescanner) advance(c, next byte) string {
+	switch sc.state {
+	case inComment:
+		if c == '\n' {
+			sc.state = inPlain
+		}
+	case inDoubleQuoted:
+		switch {
+		case sc.escaped:
+			sc.escaped = false
+		case c == '\\':
+			sc.escaped = true
+		case c == '"':
+			sc.state = inPlain
+		}
+	case inSingleQuoted:
+		switch {
+		case sc.escaped:
+			sc.escaped = false
+		case c == '\'' && next == '\'':
+			sc.escaped = true // '' is an escaped quote
+		case c == '\'':
+			sc.state = inPlain
+		}
+	default:
+		return sc.plain(c)
+	}
+	return ""
+}
+
+// plain reads c outside comments and quotes.
+func (sc *prescanner) plain(c byte) string {
+	afterSpace := blank(sc.prev)
+	scalarStart := afterSpace || sc.prev == '[' || sc.prev == '{' || sc.prev == ','
+	switch {
+	case c == '#' && afterSpace:
+		sc.state = inComment
+	case c == '"' && scalarStart:
+		sc.state = inDoubleQuoted
+	case c == '\'' && scalarStart:
+		sc.state = inSingleQuoted
+	case (c == '[' || c == '{') && (scalarStart || sc.depth > 0):
+		sc.depth++
+		if sc.depth > maxDepth {
+			return fmt.Sprintf("nesting is deeper than %d levels", maxDepth)
+		}
+	case (c == ']' || c == '}') && sc.depth > 0:
+		sc.depth--
+	}
+	return ""
 }
 
 type problemAt struct {
