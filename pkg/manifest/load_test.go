@@ -391,6 +391,18 @@ func FuzzLoadManifest(f *testing.F) {
 	})
 }
 
+// TestBigManifestLoads keeps the benchmarks' manifest valid, since go test
+// does not run the benchmarks.
+func TestBigManifestLoads(t *testing.T) {
+	t.Parallel()
+	name := filepath.Join(t.TempDir(), "big.yaml")
+	require.NoError(t, os.WriteFile(name, manifesttest.Big(100, 1000), 0o644))
+	m, err := Load([]string{name})
+	require.NoError(t, err)
+	assert.Len(t, m.Connections, 1000)
+	assert.Len(t, m.Warnings, 100, "every org has 10 sinks")
+}
+
 // BenchmarkLoadManifest loads a generated manifest of 1,000 orgs and 10,000
 // connections (target: < 1 s and < 300 MB per load).
 func BenchmarkLoadManifest(b *testing.B) {
