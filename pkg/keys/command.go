@@ -102,7 +102,7 @@ func (c *Command) Keys(ctx context.Context, org Org) (Pair, error) {
 	switch {
 	case ctx.Err() != nil:
 		return Pair{}, fail("interrupted: " + ctx.Err().Error())
-	case errors.Is(rctx.Err(), context.DeadlineExceeded):
+	case runErr != nil && errors.Is(rctx.Err(), context.DeadlineExceeded):
 		return Pair{}, fail(fmt.Sprintf("timed out after %s and was killed (with the processes it started)", c.timeout))
 	case errors.As(runErr, &exitErr):
 		return Pair{}, fail(exitErr.ProcessState.String() + "; its output is not used")
