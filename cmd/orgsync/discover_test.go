@@ -82,8 +82,8 @@ func TestParseDiscoverArgs(t *testing.T) {
 
 // discoverWorld is an emulated account: a parent that manages n orgs with
 // awkward names, connections among them, and an org of another account
-// connected to the parent. The sandbox serves the connections and
-// current_user; managedOrgs adds GET /api/v2/org for the parent's keys.
+// connected to the parent. The sandbox serves it all, GET /api/v2/org
+// included (fixture `parent`).
 type discoverWorld struct {
 	fixture *sandbox.Fixture
 	parent  sandbox.FixtureOrg
@@ -105,7 +105,7 @@ func newDiscoverWorld(t *testing.T, n int) *discoverWorld {
 		if i <= len(names) {
 			name = names[i-1]
 		}
-		w.managed = append(w.managed, sandbox.FixtureOrg{ID: discoverOrgID(3, i), Name: name, APIKey: key("api", i), AppKey: key("app", i)})
+		w.managed = append(w.managed, sandbox.FixtureOrg{ID: discoverOrgID(3, i), Name: name, APIKey: key("api", i), AppKey: key("app", i), Parent: w.parent.ID})
 	}
 	w.foreign = sandbox.FixtureOrg{ID: discoverOrgID(4, 0), Name: "Other Account", APIKey: key("api", 999), AppKey: key("app", 999)}
 	w.fixture.Orgs = append(append([]sandbox.FixtureOrg{w.parent}, w.managed...), w.foreign)
@@ -129,48 +129,31 @@ func newDiscoverWorld(t *testing.T, n int) *discoverWorld {
 	return w
 }
 
-// managedOrgs answers GET /api/v2/org like Datadog (contract 8.7) for the
-// parent's keys, and passes every other request to next.
-func (w *discoverWorld) managedOrgs(t *testing.T, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/api/v2/org" {
-			next.ServeHTTP(rw, r)
-			return
-		}
-		rw.Header().Set("Content-Type", "application/json")
-		if r.Header.Get("DD-API-KEY") != w.parent.APIKey || r.Header.Get("DD-APPLICATION-KEY") != w.parent.AppKey {
-			rw.WriteHeader(http.StatusForbidden)
-			fmt.Fprint(rw, `{"errors":["Forbidden"]}`)
-			return
-		}
-		type ref struct {
-			ID   string `json:"id"`
-			Type string `json:"type"`
-		}
-		filter := strings.ToLower(r.URL.Query().Get("filter[name]"))
-		refs := []ref{}
-		included := []map[string]any{{"id": w.parent.ID, "type": "orgs", "attributes": map[string]any{
-			"name": w.parent.Name, "public_id": "parentpublicid00", "created_at": "2019-01-01T00:00:00+00:00",
-			"modified_at": "2025-06-01T00:00:00+00:00", "description": "", "disabled": false, "sharing": "none", "url": "https://app.datadoghq.com"}}}
-		for i, o := range w.managed {
-			if !strings.Contains(strings.ToLower(o.Name), filter) {
-				continue
-			}
-			refs = append(refs, ref{o.ID, "orgs"})
-			included = append(included, map[string]any{"id": o.ID, "type": "orgs", "attributes": map[string]any{
-				"name": o.Name, "public_id": fmt.Sprintf("pub%013d", i), "created_at": fmt.Sprintf("2025-01-01T00:%02d:00+00:00", i),
-				"modified_at": "2025-06-01T00:00:00+00:00", "description": "", "disabled": false, "sharing": "none", "url": "https://app.datadoghq.com"}})
-		}
-		body := map[string]any{
-			"data": map[string]any{"id": w.parent.ID, "type": "managed_orgs", "relationships": map[string]any{
-				"current_org":  map[string]any{"data": ref{w.parent.ID, "orgs"}},
-				"managed_orgs": map[string]any{"data": refs}}},
-			"included": included,
-		}
-		if err := json.NewEncoder(rw).Encode(body); err != nil {
-			t.Errorf("encode: %v", err)
-		}
-	})
+// publicIDs are the public ids the account's GET /api/v2/org answer holds,
+// which must never be written.
+func (w *discoverWorld) publicIDs(t *testing.T, url string) []string {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url+"/api/v2/org", nil)
+	require.NoError(t, err)
+	req.Header.Set("DD-API-KEY", w.parent.APIKey)
+	req.Header.Set("DD-APPLICATION-KEY", w.parent.AppKey)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var body struct {
+		Included []struct {
+			Attributes struct {
+				PublicID string `json:"public_id"`
+			} `json:"attributes"`
+		} `json:"included"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+	var ids []string
+	for _, o := range body.Included {
+		ids = append(ids, o.Attributes.PublicID)
+	}
+	require.Len(t, ids, len(w.managed)+1)
+	return ids
 }
 
 func (w *discoverWorld) serve(t *testing.T) *httptest.Server {
@@ -178,7 +161,7 @@ func (w *discoverWorld) serve(t *testing.T) *httptest.Server {
 	sb, err := sandbox.New(w.fixture, sandbox.Options{})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = sb.Close() })
-	ts := httptest.NewServer(w.managedOrgs(t, sb)) // on 127.0.0.1
+	ts := httptest.NewServer(sb) // on 127.0.0.1
 	t.Cleanup(ts.Close)
 	return ts
 }
@@ -225,7 +208,9 @@ func TestDiscoverParentConnections(t *testing.T) {
 	text := string(b)
 	assert.NotContains(t, text, w.foreign.ID, "an org of another account never appears")
 	assert.NotContains(t, text, "Other Account")
-	assert.NotContains(t, text, "pub0", "public ids are never written")
+	for _, id := range w.publicIDs(t, ts.URL) {
+		assert.NotContains(t, text, id, "public ids are never written")
+	}
 	assert.Contains(t, text, "  # Zürich (Ops)\n  zurich-ops:\n")
 	assert.Contains(t, text, "  # 東京\n  org-00000003:\n")
 	assert.Contains(t, text, "    # 1 connection with orgs outside this manifest left out\n    id: "+w.parent.ID)
@@ -253,9 +238,15 @@ func TestDiscoverFailures(t *testing.T) {
 	t.Parallel()
 	w := newDiscoverWorld(t, 3)
 	ts := w.serve(t)
+	// A parent whose keys may read connections only: GET /api/v2/org needs
+	// org_management or org_connections_write.
+	ro := newDiscoverWorld(t, 3)
+	ro.fixture.Orgs[0].Permissions = []string{sandbox.PermissionRead}
+	tsRO := ro.serve(t)
 	tests := []struct {
 		name       string
 		env        map[string]string
+		readOnly   bool
 		args       []string
 		wantStderr []string
 	}{
@@ -263,7 +254,7 @@ func TestDiscoverFailures(t *testing.T) {
 			wantStderr: []string{"orgsync: error: $DD_API_KEY and $DD_APP_KEY not set", "orgsync: hint: export the parent org's keys"}},
 		{name: "keys under other names", env: map[string]string{"DD_API_KEY": w.parent.APIKey}, args: []string{"--app-key-env", "PARENT_APP"},
 			wantStderr: []string{"orgsync: error: $PARENT_APP not set"}},
-		{name: "keys without the permission", env: map[string]string{"DD_API_KEY": w.managed[0].APIKey, "DD_APP_KEY": w.managed[0].AppKey},
+		{name: "keys without the permission", env: ro.env, readOnly: true,
 			wantStderr: []string{"orgsync: error: list managed orgs: GET /api/v2/org: 403 Forbidden", "orgsync: hint: listing the managed orgs needs the org_management or org_connections_write permission"}},
 		{name: "wrong keys", env: map[string]string{"DD_API_KEY": discoverKeyMarker + "-wrong", "DD_APP_KEY": discoverKeyMarker + "-wrong2"},
 			wantStderr: []string{"orgsync: error: check the parent org's keys: GET /api/v2/current_user: 401 Unauthorized"}},
@@ -275,7 +266,11 @@ func TestDiscoverFailures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			r := runCLI(t, tt.env, append([]string{"discover", "--api-url", ts.URL, "--max-retries", "0"}, tt.args...)...)
+			url := ts.URL
+			if tt.readOnly {
+				url = tsRO.URL
+			}
+			r := runCLI(t, tt.env, append([]string{"discover", "--api-url", url, "--max-retries", "0"}, tt.args...)...)
 			assert.Equal(t, 1, r.code)
 			for _, want := range tt.wantStderr {
 				assert.Contains(t, r.stderr, want)
@@ -361,4 +356,139 @@ func TestDiscoverKeysCommandGetsLabels(t *testing.T) {
 	_, err := manifest.Load([]string{writeFile(t, dir, "orgs.yaml", r.stdout)})
 	require.NoError(t, err, "what is written validates, also when an org was not read")
 	assert.NotContains(t, r.stdout+r.stderr, discoverKeyMarker, "a key leaked")
+}
+
+// TestDiscoverOnTheSandbox is the first run of the README: the sandbox
+// makes the manifest's first org the parent of the others, so discover
+// reads back what apply made, and planning that finds no changes.
+func TestDiscoverOnTheSandbox(t *testing.T) {
+	t.Parallel()
+	for _, example := range []string{quickstart, "../../examples/fleet.yaml"} {
+		t.Run(filepath.Base(example), func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			state, out := filepath.Join(dir, "sandbox.db"), filepath.Join(dir, "discovered.yaml")
+			r := runCLI(t, nil, "apply", "--sandbox", state, "-f", example, "--auto-approve", "--report", filepath.Join(dir, "report.json"))
+			require.Equal(t, 0, r.code, r.stderr)
+
+			r = runCLI(t, nil, "discover", "--sandbox", state, "-f", example, "--connections", "-o", out)
+			require.Equal(t, 0, r.code, r.stderr)
+
+			want, err := manifest.Load([]string{example})
+			require.NoError(t, err)
+			got, err := manifest.Load([]string{out})
+			require.NoError(t, err)
+			// The emulator names each org by its label, so discover gives the
+			// labels back, and the connections are those the example declares.
+			require.Len(t, got.Orgs, len(want.Orgs))
+			for i := range want.Orgs {
+				assert.Equal(t, want.Orgs[i].Label, got.Orgs[i].Label)
+				assert.Equal(t, want.Orgs[i].ID, got.Orgs[i].ID)
+			}
+			require.Len(t, got.Connections, len(want.Connections))
+			for i := range want.Connections {
+				assert.Equal(t, want.Connections[i].SourceLabel, got.Connections[i].SourceLabel)
+				assert.Equal(t, want.Connections[i].SinkLabel, got.Connections[i].SinkLabel)
+				assert.Equal(t, want.Connections[i].Types, got.Connections[i].Types)
+			}
+
+			p := runCLI(t, nil, "plan", "--sandbox", state, "-f", out, "--detailed-exitcode")
+			assert.Equal(t, 0, p.code, "%s\n%s", p.stdout, p.stderr)
+			assert.Contains(t, p.stdout, "No changes.")
+		})
+	}
+}
+
+// echoKeysWhen answers the requests for which echo is true with an error
+// that quotes the request's key headers back, like a careless proxy: orgsync
+// must redact them.
+func echoKeysWhen(echo func(*http.Request) bool, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !echo(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		msg := fmt.Sprintf("bad request with DD-API-KEY=%s DD-APPLICATION-KEY=%s", r.Header.Get("DD-API-KEY"), r.Header.Get("DD-APPLICATION-KEY"))
+		_ = json.NewEncoder(w).Encode(map[string][]string{"errors": {msg}})
+	})
+}
+
+// TestDiscoverKeysNeverLeak runs discover in every mode that prints or
+// writes something, with keys that all carry a marker, and looks for the
+// marker in stdout, stderr and the manifest written.
+func TestDiscoverKeysNeverLeak(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		args     func(w *discoverWorld, dir string) []string
+		echo     bool
+		env      func(w *discoverWorld) map[string]string
+		wantCode int
+		check    func(t *testing.T, r cliResult, manifest string)
+	}{
+		{name: "verbose with a keys file", wantCode: 0,
+			args: func(w *discoverWorld, dir string) []string {
+				return []string{"-v", "--connections", "--keys-file", w.keysFile(t, dir)}
+			},
+			check: func(t *testing.T, r cliResult, m string) {
+				assert.Contains(t, r.stderr, "GET /api/v2/org -> 200")
+				assert.Contains(t, m, "- from: team-a-2")
+			}},
+		{name: "verbose with a keys command", wantCode: 0,
+			args: func(w *discoverWorld, dir string) []string {
+				return []string{"-v", "--connections", "--keys-command", "grep \"^$ORGSYNC_ORG_ID:\" " + w.keysFile(t, dir) + " | sed 's/^[^:]*: {api_key: \\([^,]*\\), app_key: \\([^}]*\\)}/{\"api_key\": \"\\1\", \"app_key\": \"\\2\"}/'"}
+			},
+			check: func(t *testing.T, r cliResult, m string) { assert.Contains(t, m, "- from: team-a-2") }},
+		{name: "a server that echoes the keys", echo: true, wantCode: 1,
+			args: func(w *discoverWorld, dir string) []string {
+				return []string{"--connections", "--keys-file", w.keysFile(t, dir)}
+			},
+			check: func(t *testing.T, r cliResult, m string) {
+				assert.Contains(t, m, "# connections not read: list connections: GET /api/v2/org_connections")
+				assert.Contains(t, m, "DD-API-KEY=[redacted]", "the echo reached the manifest, redacted")
+				assert.Contains(t, r.stderr, "DD-API-KEY=[redacted]")
+			}},
+		{name: "wrong parent keys", wantCode: 1,
+			env: func(w *discoverWorld) map[string]string {
+				return map[string]string{"DD_API_KEY": w.parent.APIKey + "x", "DD_APP_KEY": w.parent.AppKey}
+			},
+			args:  func(*discoverWorld, string) []string { return []string{"-v"} },
+			check: func(t *testing.T, r cliResult, _ string) { assert.Contains(t, r.stderr, "401") }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			w := newDiscoverWorld(t, 4)
+			sb, err := sandbox.New(w.fixture, sandbox.Options{})
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = sb.Close() })
+			var h http.Handler = sb
+			if tt.echo {
+				// Every managed org's list of connections.
+				h = echoKeysWhen(func(r *http.Request) bool {
+					return r.URL.Path == "/api/v2/org_connections" && r.Header.Get("DD-API-KEY") != w.parent.APIKey
+				}, h)
+			}
+			ts := httptest.NewServer(h)
+			t.Cleanup(ts.Close)
+			dir := t.TempDir()
+			out := filepath.Join(dir, "orgs.yaml")
+			env := w.env
+			if tt.env != nil {
+				env = tt.env(w)
+			}
+			r := runCLI(t, env, append([]string{"discover", "--api-url", ts.URL, "-o", out}, tt.args(w, dir)...)...)
+			assert.Equal(t, tt.wantCode, r.code, r.stderr)
+			written := ""
+			if b, err := os.ReadFile(out); err == nil {
+				written = string(b)
+			}
+			tt.check(t, r, written)
+			for _, text := range []string{r.stdout, r.stderr, written} {
+				assert.NotContains(t, text, discoverKeyMarker, "a key leaked")
+			}
+		})
+	}
 }

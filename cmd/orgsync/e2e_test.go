@@ -8,7 +8,6 @@ package main
 // stdout and stderr are those of a real run. Unix only, as they send signals.
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -342,16 +341,7 @@ func checkReportMatchesServer(t *testing.T, rep *apply.Report, sb *sandbox.Serve
 // echoKeys answers every write with an error that quotes the request's key
 // headers back, like a careless proxy: orgsync must redact them.
 func echoKeys(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet {
-			next.ServeHTTP(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusBadRequest)
-		msg := fmt.Sprintf("bad request with DD-API-KEY=%s DD-APPLICATION-KEY=%s", r.Header.Get("DD-API-KEY"), r.Header.Get("DD-APPLICATION-KEY"))
-		_ = json.NewEncoder(w).Encode(map[string][]string{"errors": {msg}})
-	})
+	return echoKeysWhen(func(r *http.Request) bool { return r.Method != http.MethodGet }, next)
 }
 
 // TestE2EKeysNeverLeak runs plan, apply and export in every mode that
