@@ -6,7 +6,8 @@
 //
 // One [Client] per source org, since the keys decide the org:
 // [Client.CurrentUser] checks whose keys they are, [Client.ListConnections]
-// reads every page of the org's connections, and [Client.CreateConnection],
+// reads every page of the org's connections, [Client.ListManagedOrgs] lists
+// the orgs a parent org manages, and [Client.CreateConnection],
 // [Client.UpdateConnection] and [Client.DeleteConnection] change them.
 // [BaseURL] turns a manifest's site into the API's base URL.
 //
