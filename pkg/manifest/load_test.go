@@ -489,3 +489,28 @@ func TestSchemaSitesAreTheCanonicalOnes(t *testing.T) {
 		assert.Equal(t, want, err == nil, "site %q: schema error %v", s, err)
 	}
 }
+
+// TestReadmeManifestExample loads the example of README's "Manifest
+// reference", so that it stays a valid manifest that means what it says.
+func TestReadmeManifestExample(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	_, section, ok := strings.Cut(string(readme), "## Manifest reference")
+	require.True(t, ok, "README has no Manifest reference section")
+	_, block, ok := strings.Cut(section, "```yaml\n")
+	require.True(t, ok)
+	block, _, ok = strings.Cut(block, "```")
+	require.True(t, ok)
+	name := filepath.Join(t.TempDir(), "readme.yaml")
+	require.NoError(t, os.WriteFile(name, []byte(block), 0o644))
+	m, err := Load([]string{name})
+	require.NoError(t, err)
+	hub, ok := m.Org("hub")
+	require.True(t, ok)
+	assert.Equal(t, [2]string{"DD_API_KEY_HUB", "DD_APP_KEY_HUB"}, [2]string{hub.APIKeyEnv, hub.AppKeyEnv}, "from the defaults' templates")
+	teamA, ok := m.Org("team-a")
+	require.True(t, ok)
+	assert.Equal(t, [2]string{"TEAM_A_API_KEY", "TEAM_A_APP_KEY"}, [2]string{teamA.APIKeyEnv, teamA.AppKeyEnv}, "the org's own values win")
+	assert.Equal(t, "datadoghq.eu", teamA.Site)
+}
