@@ -209,17 +209,22 @@ func (ap *applier) fromSavedPlan(ctx context.Context) error {
 	}
 	defer conn.closeOrWarn(ap.s)
 	noteKeySource(ap.s, p, conn.keySource)
-	if len(orgErrs) > 0 {
-		return ap.refuse(p, fmt.Errorf("cannot check that the plan is still current:\n%w", orgErrorsErr(orgErrs)))
+	// An org that cannot be used is one failed verify result, as with -f
+	// alone: its changes are left out, and the others are checked and go on.
+	var unread []string
+	for _, e := range orgErrs {
+		fmt.Fprintf(ap.s.stderr, "orgsync: error: %v\n", e)
+		unread = append(unread, e.Org.Label)
 	}
+	p = p.WithoutOrgs(unread...)
 	verified, err := src.verify(p, st)
 	if err != nil {
 		return ap.refuse(p, err)
 	}
-	if err := ap.showPlan(verified, nil); err != nil {
+	if err := ap.showPlan(verified, unread); err != nil {
 		return err
 	}
-	return ap.run(ctx, conn, verified, nil)
+	return ap.run(ctx, conn, verified, orgErrs)
 }
 
 // showPlan prints the plan for the person running apply; unread are the

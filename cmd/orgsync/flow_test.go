@@ -348,16 +348,7 @@ func TestApplyAlwaysWritesAReport(t *testing.T) {
 // team-b must get no connection, while team-a goes on.
 func TestKeysOfAnotherOrgNeverWrite(t *testing.T) {
 	t.Parallel()
-	f := &sandbox.Fixture{Orgs: []sandbox.FixtureOrg{
-		{ID: "83999dcd-7f97-11f0-8de1-1ecf66f1aa85", Name: "hub", APIKey: "hub-api", AppKey: "hub-app"},
-		{ID: "4dee724d-00cc-11ea-a77b-570c9d03c6c5", Name: "team-a", APIKey: "a-api", AppKey: "a-app"},
-		{ID: "11111111-1111-4111-8111-111111111111", Name: "team-b", APIKey: "b-api", AppKey: "b-app"},
-	}}
-	srv, err := sandbox.New(f, sandbox.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = srv.Close() })
-	hs := httptest.NewServer(srv)
-	t.Cleanup(hs.Close)
+	srv, hs := serveHubWorld(t)
 
 	dir := t.TempDir()
 	m := writeFile(t, dir, "m.yaml", hubManifest)
@@ -418,4 +409,21 @@ func hubFanIn(n int, labelFormat string) string {
 	}
 	b.WriteString("connections:\n  - from: [" + strings.Join(from, ", ") + "]\n    to: hub\n    types: [logs]\n")
 	return b.String()
+}
+
+// serveHubWorld serves, on a loopback port, a sandbox holding the orgs of
+// hubManifest, each with keys "<label>-api"/"<label>-app" (hub-, a-, b-).
+func serveHubWorld(t *testing.T) (*sandbox.Server, *httptest.Server) {
+	t.Helper()
+	f := &sandbox.Fixture{Orgs: []sandbox.FixtureOrg{
+		{ID: "83999dcd-7f97-11f0-8de1-1ecf66f1aa85", Name: "hub", APIKey: "hub-api", AppKey: "hub-app"},
+		{ID: "4dee724d-00cc-11ea-a77b-570c9d03c6c5", Name: "team-a", APIKey: "a-api", AppKey: "a-app"},
+		{ID: "11111111-1111-4111-8111-111111111111", Name: "team-b", APIKey: "b-api", AppKey: "b-app"},
+	}}
+	srv, err := sandbox.New(f, sandbox.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = srv.Close() })
+	hs := httptest.NewServer(srv)
+	t.Cleanup(hs.Close)
+	return srv, hs
 }

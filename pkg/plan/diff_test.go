@@ -355,3 +355,25 @@ func TestExportQuotesYAML11Booleans(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []manifest.Connection{{SourceLabel: "yes", SinkLabel: "off", SinkID: idHub, Types: []string{"logs"}, Pos: back.Connections[0].Pos}}, back.Connections)
 }
+
+func TestWithoutOrgs(t *testing.T) {
+	t.Parallel()
+	p := &Plan{FormatVersion: FormatVersion,
+		Orgs: []SourceOrg{{Label: "a", ID: "1"}, {Label: "b", ID: "2"}},
+		Changes: []Change{
+			{Action: Create, SourceOrg: OrgRef{Label: "a", ID: "1"}, SinkOrg: OrgRef{ID: "9"}},
+			{Action: Delete, SourceOrg: OrgRef{Label: "b", ID: "2"}, SinkOrg: OrgRef{ID: "9"}},
+			{Action: Noop, SourceOrg: OrgRef{Label: "b", ID: "2"}, SinkOrg: OrgRef{ID: "8"}},
+		},
+		LiveState: map[string]string{"a": "sha256:a", "b": "sha256:b"}}
+	p.Summary = summarize(p.Changes)
+
+	got := p.WithoutOrgs("b")
+	assert.Equal(t, []SourceOrg{{Label: "a", ID: "1"}}, got.Orgs)
+	assert.Equal(t, p.Changes[:1], got.Changes)
+	assert.Equal(t, map[string]string{"a": "sha256:a"}, got.LiveState)
+	assert.Equal(t, Summary{Create: 1}, got.Summary)
+	assert.Len(t, p.Changes, 3, "p itself is unchanged")
+	assert.Equal(t, Summary{Create: 1, Delete: 1, Noop: 1}, p.Summary)
+	assert.Same(t, p, p.WithoutOrgs())
+}

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"encoding/json"
+	"maps"
 	"slices"
 )
 
@@ -228,4 +229,22 @@ func summarize(changes []Change) Summary {
 		}
 	}
 	return s
+}
+
+// WithoutOrgs returns p without the source orgs labels and their changes,
+// its summary recounted: what is left of a saved plan once orgs that
+// cannot be used are set aside.
+func (p *Plan) WithoutOrgs(labels ...string) *Plan {
+	if len(labels) == 0 {
+		return p
+	}
+	out := *p
+	out.Orgs = slices.DeleteFunc(slices.Clone(p.Orgs), func(o SourceOrg) bool { return slices.Contains(labels, o.Label) })
+	out.Changes = slices.DeleteFunc(slices.Clone(p.Changes), func(c Change) bool { return slices.Contains(labels, c.SourceOrg.Label) })
+	out.LiveState = maps.Clone(p.LiveState)
+	for _, l := range labels {
+		delete(out.LiveState, l)
+	}
+	out.Summary = summarize(out.Changes)
+	return &out
 }
