@@ -277,4 +277,8 @@ func TestReadAccountLeavesOutOrgsWithoutUUID(t *testing.T) {
 	require.Len(t, a.Managed, 1)
 	assert.Equal(t, "team-a", a.Managed[0].Label)
 	assert.Equal(t, []string{`managed org "Old Org" has the id "fasjyydbcgwwc2uc", which is not an org UUID: it is left out`}, a.Problems)
+	out, err := Write(a, WriteOptions{})
+	require.NoError(t, err)
+	assert.Contains(t, string(out), "\n# Left out: managed org \"Old Org\" has the id \"fasjyydbcgwwc2uc\", which is not an org UUID: it is left out\n")
+	assert.NotContains(t, string(out), "old-org")
 }

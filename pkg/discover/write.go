@@ -1,14 +1,13 @@
 package discover
 
 import (
-	"bytes"
 	"fmt"
-	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/orgsync/orgsync/pkg/manifest"
+	"github.com/orgsync/orgsync/pkg/plan"
 )
 
 // SchemaURL is where the manifest schema of the main branch is published,
@@ -30,70 +29,32 @@ type WriteOptions struct {
 // or some of whose connections were left out, says so in a comment.
 func Write(a *Account, opt WriteOptions) ([]byte, error) {
 	root := &yaml.Node{Kind: yaml.MappingNode}
-	root.Content = append(root.Content, str("version"), &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: "1"})
+	root.Content = append(root.Content, plan.YAMLString("version"), &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: "1"})
 	defaults := &yaml.Node{Kind: yaml.MappingNode}
-	defaults.Content = append(defaults.Content, str("site"), str(a.Site))
-	root.Content = append(root.Content, str("defaults"), defaults)
+	defaults.Content = append(defaults.Content, plan.YAMLString("site"), plan.YAMLString(a.Site))
+	root.Content = append(root.Content, plan.YAMLString("defaults"), defaults)
 
 	orgs := &yaml.Node{Kind: yaml.MappingNode}
 	parent := orgNode(a, a.Parent)
 	if opt.ParentAPIKeyEnv != "" && opt.ParentAPIKeyEnv != manifest.DefaultAPIKeyEnv {
-		parent.Content = append(parent.Content, str("api_key_env"), str(opt.ParentAPIKeyEnv))
+		parent.Content = append(parent.Content, plan.YAMLString("api_key_env"), plan.YAMLString(opt.ParentAPIKeyEnv))
 	}
 	if opt.ParentAppKeyEnv != "" && opt.ParentAppKeyEnv != manifest.DefaultAppKeyEnv {
-		parent.Content = append(parent.Content, str("app_key_env"), str(opt.ParentAppKeyEnv))
+		parent.Content = append(parent.Content, plan.YAMLString("app_key_env"), plan.YAMLString(opt.ParentAppKeyEnv))
 	}
 	orgs.Content = append(orgs.Content, labelNode(a.Parent, "parent"), parent)
 	for _, o := range a.Managed {
 		orgs.Content = append(orgs.Content, labelNode(o, ""), orgNode(a, o))
 	}
-	root.Content = append(root.Content, str("orgs"), orgs)
+	root.Content = append(root.Content, plan.YAMLString("orgs"), orgs)
 
-	type conn struct {
-		from, to string
-		types    []string
-	}
-	conns := make([]conn, 0, len(a.Connections))
+	conns := make([]plan.ManifestConnection, 0, len(a.Connections))
 	for _, c := range a.Connections {
-		conns = append(conns, conn{a.byID[c.SourceID].Label, a.byID[c.SinkID].Label, c.Types})
+		conns = append(conns, plan.ManifestConnection{From: a.byID[c.SourceID].Label, To: a.byID[c.SinkID].Label, Types: c.Types})
 	}
-	slices.SortFunc(conns, func(x, y conn) int {
-		if c := strings.Compare(x.from, y.from); c != 0 {
-			return c
-		}
-		return strings.Compare(x.to, y.to)
-	})
-	list := &yaml.Node{Kind: yaml.SequenceNode}
-	for _, c := range conns {
-		types := &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle}
-		for _, t := range c.types {
-			types.Content = append(types.Content, str(t))
-		}
-		item := &yaml.Node{Kind: yaml.MappingNode}
-		item.Content = append(item.Content, str("from"), str(c.from), str("to"), str(c.to), str("types"), types)
-		list.Content = append(list.Content, item)
-	}
-	if len(conns) == 0 {
-		list.Style = yaml.FlowStyle
-	}
-	root.Content = append(root.Content, str("connections"), list)
-
-	var b bytes.Buffer
-	if opt.SchemaRef != "" {
-		fmt.Fprintf(&b, "# yaml-language-server: $schema=%s\n", opt.SchemaRef)
-	}
-	for _, line := range header(a) {
-		b.WriteString("# " + line + "\n")
-	}
-	enc := yaml.NewEncoder(&b)
-	enc.SetIndent(2)
-	if err := enc.Encode(&yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{root}}); err != nil {
-		return nil, fmt.Errorf("encode manifest: %w", err)
-	}
-	if err := enc.Close(); err != nil {
-		return nil, fmt.Errorf("encode manifest: %w", err)
-	}
-	return b.Bytes(), nil
+	plan.SortConnections(conns)
+	root.Content = append(root.Content, plan.YAMLString("connections"), plan.ConnectionList(conns))
+	return plan.EncodeManifest(root, opt.SchemaRef, header(a)...)
 }
 
 // header is the comment at the top: where the manifest came from and what
@@ -113,13 +74,16 @@ func header(a *Account) []string {
 		lines = append(lines, "Connections: only those of the parent (as source or sink); discover --connections",
 			"with a keys source also reads every managed org's own.")
 	}
+	for _, p := range a.Problems {
+		lines = append(lines, "Left out: "+comment(p))
+	}
 	lines = append(lines, "Before planning, give every source org its keys (--keys-file or --keys-command).")
 	return lines
 }
 
 // labelNode is an org's label, with a comment that gives its name.
 func labelNode(o Org, role string) *yaml.Node {
-	n := str(o.Label)
+	n := plan.YAMLString(o.Label)
 	var parts []string
 	if o.Name != "" {
 		parts = append(parts, comment(o.Name))
@@ -139,7 +103,7 @@ func labelNode(o Org, role string) *yaml.Node {
 // orgNode is an org's mapping, with comments on what of it was not read.
 func orgNode(a *Account, o Org) *yaml.Node {
 	n := &yaml.Node{Kind: yaml.MappingNode}
-	idKey := str("id")
+	idKey := plan.YAMLString("id")
 	var notes []string
 	if reason, ok := a.Unread[o.ID]; ok {
 		notes = append(notes, "connections not read: "+comment(reason))
@@ -148,7 +112,7 @@ func orgNode(a *Account, o Org) *yaml.Node {
 		notes = append(notes, fmt.Sprintf("%d %s with orgs outside this manifest left out", k, plural(k, "connection", "connections")))
 	}
 	idKey.HeadComment = strings.Join(notes, "\n")
-	n.Content = append(n.Content, idKey, str(o.ID))
+	n.Content = append(n.Content, idKey, plan.YAMLString(o.ID))
 	return n
 }
 
@@ -167,15 +131,4 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
-}
-
-// str is a string scalar. yaml.v3 quotes it where YAML 1.2 would read
-// something else; the YAML 1.1 booleans are quoted too, for 1.1 readers.
-func str(v string) *yaml.Node {
-	n := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: v}
-	switch strings.ToLower(v) {
-	case "y", "yes", "n", "no", "on", "off", "true", "false":
-		n.Style = yaml.DoubleQuotedStyle
-	}
-	return n
 }

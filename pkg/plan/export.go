@@ -18,34 +18,34 @@ import (
 func Export(m *manifest.Manifest, live State, schemaRef string) ([]byte, error) {
 	conns, needed := exportedConnections(m, live)
 	root := &yaml.Node{Kind: yaml.MappingNode}
-	root.Content = append(root.Content, yamlStr("version"), &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: "1"})
+	root.Content = append(root.Content, YAMLString("version"), &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: "1"})
 	orgs := &yaml.Node{Kind: yaml.MappingNode}
 	for _, o := range m.Orgs {
 		if needed[o.Label] {
-			orgs.Content = append(orgs.Content, yamlStr(o.Label), exportedOrg(o))
+			orgs.Content = append(orgs.Content, YAMLString(o.Label), exportedOrg(o))
 		}
 	}
-	root.Content = append(root.Content, yamlStr("orgs"), orgs, yamlStr("connections"), connectionList(conns))
-	return encodeManifest(root, schemaRef)
+	root.Content = append(root.Content, YAMLString("orgs"), orgs, YAMLString("connections"), ConnectionList(conns))
+	return EncodeManifest(root, schemaRef, "Exported by orgsync from live state.")
 }
 
-// exportedConn is one live connection as a manifest declares it: by
+// ManifestConnection is one connection as a manifest declares it: by
 // labels, or a raw UUID for a sink the manifest does not know.
-type exportedConn struct {
-	from, to string
-	types    []string
+type ManifestConnection struct {
+	From, To string
+	Types    []string
 }
 
 // exportedConnections lists the live outgoing connections of the orgs of m
 // that live holds, sorted by source and sink, and the labels of the orgs
 // they need: their sources, and the sinks that m declares.
-func exportedConnections(m *manifest.Manifest, live State) ([]exportedConn, map[string]bool) {
+func exportedConnections(m *manifest.Manifest, live State) ([]ManifestConnection, map[string]bool) {
 	labelByID := make(map[string]string, len(m.Orgs))
 	for _, o := range m.Orgs {
 		labelByID[strings.ToLower(o.ID)] = o.Label
 	}
 	needed := make(map[string]bool)
-	var conns []exportedConn
+	var conns []ManifestConnection
 	for _, o := range m.Orgs {
 		lcs, ok := live.Orgs[o.Label]
 		if !ok {
@@ -61,20 +61,15 @@ func exportedConnections(m *manifest.Manifest, live State) ([]exportedConn, map[
 				to = l
 				needed[l] = true
 			}
-			conns = append(conns, exportedConn{o.Label, to, normalizeTypes(lc.Types)})
+			conns = append(conns, ManifestConnection{o.Label, to, normalizeTypes(lc.Types)})
 		}
 	}
-	slices.SortFunc(conns, func(a, b exportedConn) int {
-		if c := strings.Compare(a.from, b.from); c != 0 {
-			return c
-		}
-		return strings.Compare(a.to, b.to)
-	})
+	SortConnections(conns)
 	return conns, needed
 }
 
-// yamlStr is a string scalar that every YAML reader reads as a string.
-func yamlStr(v string) *yaml.Node {
+// YAMLString is a string scalar that every YAML reader reads as a string.
+func YAMLString(v string) *yaml.Node {
 	n := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: v}
 	if yaml11Bool[strings.ToLower(v)] {
 		// yaml.v3 writes these plain, as YAML 1.2 allows, but a YAML
@@ -88,32 +83,42 @@ func yamlStr(v string) *yaml.Node {
 // their default.
 func exportedOrg(o manifest.Org) *yaml.Node {
 	org := &yaml.Node{Kind: yaml.MappingNode}
-	org.Content = append(org.Content, yamlStr("id"), yamlStr(o.ID))
+	org.Content = append(org.Content, YAMLString("id"), YAMLString(o.ID))
 	if o.Site != "" && o.Site != manifest.DefaultSite {
-		org.Content = append(org.Content, yamlStr("site"), yamlStr(o.Site))
+		org.Content = append(org.Content, YAMLString("site"), YAMLString(o.Site))
 	}
 	if o.APIKeyEnv != "" && o.APIKeyEnv != manifest.DefaultAPIKeyEnv {
-		org.Content = append(org.Content, yamlStr("api_key_env"), yamlStr(o.APIKeyEnv))
+		org.Content = append(org.Content, YAMLString("api_key_env"), YAMLString(o.APIKeyEnv))
 	}
 	if o.AppKeyEnv != "" && o.AppKeyEnv != manifest.DefaultAppKeyEnv {
-		org.Content = append(org.Content, yamlStr("app_key_env"), yamlStr(o.AppKeyEnv))
+		org.Content = append(org.Content, YAMLString("app_key_env"), YAMLString(o.AppKeyEnv))
 	}
 	if o.Prune {
-		org.Content = append(org.Content, yamlStr("prune"), &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: "true"})
+		org.Content = append(org.Content, YAMLString("prune"), &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: "true"})
 	}
 	return org
 }
 
-// connectionList is the connections list, "[]" when empty.
-func connectionList(conns []exportedConn) *yaml.Node {
+// SortConnections sorts conns by source, then sink.
+func SortConnections(conns []ManifestConnection) {
+	slices.SortFunc(conns, func(a, b ManifestConnection) int {
+		if c := strings.Compare(a.From, b.From); c != 0 {
+			return c
+		}
+		return strings.Compare(a.To, b.To)
+	})
+}
+
+// ConnectionList is a manifest's connections list, "[]" when empty.
+func ConnectionList(conns []ManifestConnection) *yaml.Node {
 	list := &yaml.Node{Kind: yaml.SequenceNode}
 	for _, c := range conns {
 		types := &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle}
-		for _, t := range c.types {
-			types.Content = append(types.Content, yamlStr(t))
+		for _, t := range c.Types {
+			types.Content = append(types.Content, YAMLString(t))
 		}
 		item := &yaml.Node{Kind: yaml.MappingNode}
-		item.Content = append(item.Content, yamlStr("from"), yamlStr(c.from), yamlStr("to"), yamlStr(c.to), yamlStr("types"), types)
+		item.Content = append(item.Content, YAMLString("from"), YAMLString(c.From), YAMLString("to"), YAMLString(c.To), YAMLString("types"), types)
 		list.Content = append(list.Content, item)
 	}
 	if len(conns) == 0 {
@@ -122,13 +127,16 @@ func connectionList(conns []exportedConn) *yaml.Node {
 	return list
 }
 
-// encodeManifest writes root as a manifest file, after its header comments.
-func encodeManifest(root *yaml.Node, schemaRef string) ([]byte, error) {
+// EncodeManifest writes root as a manifest file, after a $schema line for
+// editors (when schemaRef is not empty) and the header lines as comments.
+func EncodeManifest(root *yaml.Node, schemaRef string, header ...string) ([]byte, error) {
 	var b bytes.Buffer
 	if schemaRef != "" {
 		fmt.Fprintf(&b, "# yaml-language-server: $schema=%s\n", schemaRef)
 	}
-	b.WriteString("# Exported by orgsync from live state.\n")
+	for _, line := range header {
+		b.WriteString("# " + line + "\n")
+	}
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)
 	if err := enc.Encode(&yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{root}}); err != nil {
