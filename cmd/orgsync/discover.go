@@ -92,6 +92,9 @@ func (a *discoverArgs) check() error {
 			"the emulator treats the manifest's first org as the parent of the others")
 	case a.target.sandbox == "" && len(a.target.files) > 0:
 		return errors.New("-f is only for --sandbox: discover reads the orgs from the account")
+	case !a.connections && (a.target.keys.file != "" || a.target.keys.command != ""):
+		return withHint(errors.New("--keys-file and --keys-command give the managed orgs' keys, which only --connections uses"),
+			"add --connections to read every managed org's own connections; the parent's keys are in env vars")
 	}
 	return nil
 }
