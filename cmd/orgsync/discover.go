@@ -5,8 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -105,8 +103,8 @@ func runDiscover(ctx context.Context, args []string, s streams) error {
 		return err
 	}
 	if a.out != "" {
-		if fi, err := os.Stat(filepath.Dir(a.out)); err != nil || !fi.IsDir() {
-			return fmt.Errorf("-o %s: the directory %s does not exist", a.out, filepath.Dir(a.out))
+		if err := checkOutput("o", a.out, targetInputs(&a.target, s)); err != nil {
+			return err
 		}
 	}
 	// The parent's keys are in env vars; the managed orgs' come from the
