@@ -180,11 +180,16 @@ type pacer struct {
 	period    time.Duration // server's Period
 	used      int           // requests counted in the current window, ours and others'
 	ours      int           // requests this client sent in the current window through this bucket, inherited ones included
+	seen      int           // the most the server said it counted in the current window (Limit-Remaining)
+	others    int           // other clients' requests expected per window, from the last one
 	windowEnd time.Time     // upper bound of the current window's end, zero until known
+	endAfter  time.Time     // lower bound (exclusive) of the current window's end
 	notBefore time.Time     // set by a 429: nobody sends before
 	blockErr  error         // the 429 that set notBefore
 	slack     time.Duration // 1s once the server's Reset looks rounded down
-	noSnap    bool          // a 429 came: do not trust calendar alignment (see snap)
+	noSnap    bool          // a 429 came: do not guess calendar alignment (see probeTime)
+	waiting   int           // requests in acquire
+	probe     probe
 
 	sends map[string][]time.Time // default bucket only: send times per endpoint key
 }
@@ -201,6 +206,14 @@ func newPacer(clk *clock, maxWait time.Duration, seed, userCap *rate.Limiter) *p
 // a move, as long as no other wait makes it stale: spent early, it would
 // let a later burst exceed the cap.
 func (p *pacer) acquire(ctx context.Context, key string, moved func() bool, haveCap *bool) error {
+	p.mu.Lock()
+	p.waiting++
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		p.waiting--
+		p.mu.Unlock()
+	}()
 	for {
 		p.mu.Lock()
 		now := p.clk.now()
@@ -249,6 +262,9 @@ func (p *pacer) acquire(ctx context.Context, key string, moved func() bool, have
 			// A 429 or another worker closed the gate while we waited.
 			p.mu.Unlock()
 			continue
+		}
+		if p.holding() {
+			p.probe = probe{inFlight: true, sent: now}
 		}
 		p.used++
 		p.ours++
@@ -304,7 +320,7 @@ func (p *pacer) gateDelay(now time.Time) time.Duration {
 	if p.used >= p.limit {
 		return p.windowEnd.Sub(now)
 	}
-	return 0
+	return p.probeDelay(now)
 }
 
 // roll starts the window that contains now. Windows are Period long, so
@@ -312,7 +328,15 @@ func (p *pacer) gateDelay(now time.Time) time.Duration {
 func (p *pacer) roll(now time.Time) {
 	n := now.Sub(p.windowEnd)/p.period + 1
 	p.windowEnd = p.windowEnd.Add(n * p.period)
-	p.used, p.ours = 0, 0
+	p.endAfter = p.endAfter.Add(n * p.period)
+	if n == 1 {
+		// Other clients that used the last window likely use this one.
+		p.others = max(0, p.seen-p.ours)
+	} else {
+		p.others = 0
+	}
+	p.used, p.ours, p.seen = p.others, 0, 0
+	p.probe = probe{}
 	p.lim = rate.NewLimiter(p.serverRate(), p.limit)
 }
 
@@ -365,9 +389,13 @@ func (p *pacer) update(o observation) {
 	}
 	first := p.windowEnd.IsZero()
 	if p.limit > 0 && rl.Reset >= 0 {
+		// The server counted the request at some moment between sent and
+		// recv, and Reset is the time left then, rounded up (or down, with
+		// slack): the end lies in (sent+Reset-1s, recv+Reset].
 		end := o.recv.Add(saturatingAdd(seconds(rl.Reset), p.slack))
+		after := o.sent.Add(saturatingAdd(seconds(rl.Reset), p.slack) - time.Second)
 		if first {
-			p.windowEnd = end
+			p.windowEnd, p.endAfter = end, after
 		} else {
 			if !o.recv.Before(p.windowEnd) {
 				p.roll(o.recv)
@@ -376,9 +404,14 @@ func (p *pacer) update(o observation) {
 			// may describe the previous window: it must not move this end.
 			if !o.sent.Before(p.windowStart()) {
 				p.windowEnd = minTime(p.windowEnd, end)
+				p.endAfter = maxTime(p.endAfter, after)
 			}
 		}
-		p.snap(o)
+		if !p.endAfter.Before(p.windowEnd) {
+			// Answers that disagree (a server whose Reset rounds
+			// otherwise): keep the safe end, forget the rest.
+			p.endAfter = p.windowEnd.Add(-time.Second)
+		}
 	}
 	current := first || !o.sent.Before(p.windowStart())
 	if p.limit > 0 && rl.Remaining >= 0 && current {
@@ -386,11 +419,15 @@ func (p *pacer) update(o observation) {
 		if rl.Limit > 0 {
 			limit = rl.Limit
 		}
-		p.used = max(p.used, limit-rl.Remaining)
+		p.seen = max(p.seen, limit-rl.Remaining)
+		p.used = max(p.used, p.seen)
+	}
+	if current && !o.sent.Before(p.probe.sent) {
+		p.probe.inFlight = false
 	}
 	if o.status == http.StatusTooManyRequests {
 		// A 429 says the estimate of the window was wrong: no more
-		// trusting the calendar (see snap).
+		// guessing the calendar (see probeTime).
 		p.noSnap = true
 		if until := o.recv.Add(o.block); until.After(p.notBefore) {
 			p.notBefore, p.blockErr = until, o.err
@@ -403,31 +440,6 @@ func (p *pacer) update(o observation) {
 		}
 	}
 }
-
-// snap sharpens the estimate of the window's end. Reset is whole seconds,
-// so one answer only says that the end lies in (sent+Reset-1s, recv+Reset]:
-// waiting for the upper edge loses up to a second per run. Datadog aligns
-// its windows to the calendar (multiples of Period in Unix time), so when
-// such a boundary lies inside that interval it is the end; a small margin
-// covers clock skew. Once a 429 shows the guess wrong (a clock too far
-// ahead, a server that does not align), snapping stops for good.
-func (p *pacer) snap(o observation) {
-	rl := o.rl
-	if p.noSnap || p.period <= 0 || p.slack > 0 || rl.Reset < 1 || p.windowEnd.IsZero() {
-		return
-	}
-	low := o.sent.Add(seconds(rl.Reset) - time.Second)
-	period := p.period.Nanoseconds()
-	up := p.windowEnd.UnixNano()
-	boundary := time.Unix(0, up-up%period)
-	if boundary.After(low) && boundary.Before(p.windowEnd) {
-		p.windowEnd = minTime(p.windowEnd, boundary.Add(snapMargin))
-	}
-}
-
-// snapMargin is how long after a calendar-aligned window end requests wait,
-// for the clocks of client and server to disagree a little.
-const snapMargin = 25 * time.Millisecond
 
 // tune sets the token bucket from the server's Limit/Period, full: the
 // window gate does the counting, the bucket spreads the requests when the
