@@ -14,9 +14,17 @@
 //     the bound is one org's, not the sum of all four (printed too).
 //   - latency: no rate limit, a fixed latency per request, a bounded number
 //     of requests in flight ([latencyBound]).
+//   - offsets: as multiorg, but each org's and limit name's windows start at
+//     an offset of their own ([windows]): pacing must not rely on Datadog's
+//     calendar alignment.
+//   - shared: as multiorg, but another client uses half of every window.
+//   - fleet: 500 source orgs x 4 sinks, no rate limit, a fixed latency:
+//     the defaults against --parallelism 10, 32, 64 and 128.
 //
-// It exits 1 when a ratio is above its target, so that it can serve as a
-// check:
+// It exits 1 when a ratio is above its target, when a source org meets more
+// than one 429 in a rate-limited scenario, or when the defaults are more
+// than 1.25x slower than the best parallelism of the fleet, so that it can
+// serve as a check:
 //
 //	go run ./bench            # full sizes, about two minutes
 //	go run ./bench -quick     # smoke run, under 20 s
@@ -34,6 +42,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/orgsync/orgsync/internal/orgapi"
 )
 
 func main() {
@@ -46,7 +56,11 @@ func main() {
 const (
 	rateTarget    = 1.10
 	latencyTarget = 1.20
+	fleetTarget   = 1.25 // the defaults against the best --parallelism
+	max429sPerOrg = 1    // in a rate-limited scenario
 )
+
+var scenarioNames = []string{"all", "ratelimited", "multiorg", "offsets", "shared", "latency", "fleet"}
 
 type options struct {
 	scenario    string
@@ -62,12 +76,12 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.scenario, "scenario", "all", "all, ratelimited, multiorg or latency")
+	fs.StringVar(&o.scenario, "scenario", "all", strings.Join(scenarioNames, ", "))
 	fs.IntVar(&o.n, "n", 0, "connections per source org (default 390 rate-limited, 1000 latency; -quick: 140 and 200)")
 	fs.IntVar(&o.limit, "limit", 50, "rate limit: requests per window, per org")
 	fs.DurationVar(&o.period, "period", 2*time.Second, "rate limit window, whole seconds")
 	fs.DurationVar(&o.latency, "latency", 20*time.Millisecond, "latency the emulator adds to each request in the latency scenario")
-	fs.IntVar(&o.parallelism, "parallelism", 32, "orgsync's --parallelism")
+	fs.IntVar(&o.parallelism, "parallelism", orgapi.DefaultParallelism, "orgsync's --parallelism (default: the CLI's)")
 	fs.BoolVar(&o.quick, "quick", false, "smaller sizes, for a smoke run")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -76,8 +90,8 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
 	switch {
-	case !slices.Contains([]string{"all", "ratelimited", "multiorg", "latency"}, o.scenario):
-		return o, fmt.Errorf("-scenario %q: want all, ratelimited, multiorg or latency", o.scenario)
+	case !slices.Contains(scenarioNames, o.scenario):
+		return o, fmt.Errorf("-scenario %q: want one of %s", o.scenario, strings.Join(scenarioNames, ", "))
 	case o.n < 0:
 		return o, errors.New("-n must not be negative")
 	case o.limit < 1:
@@ -112,6 +126,8 @@ type row struct {
 	ratio     float64
 	target    float64
 	throttled int64
+	most429s  int  // per source org
+	limited   bool // a rate-limited scenario: at most max429sPerOrg
 	plain     run
 }
 
@@ -129,16 +145,19 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		world world
 		row   func(r run) row
 	}
-	rateRow := func(name string) func(run) row {
+	rateRow := func(name string, others int) func(run) row {
 		return func(r run) row {
-			most, sum := slices.Max(r.requests), 0
-			for _, n := range r.requests {
+			// Each org's bound, from where its windows start; the run's
+			// is the largest.
+			var bound time.Duration
+			sum := 0
+			for i, n := range r.requests {
+				bound = max(bound, windowBound(shift(r.start, r.origins[i]), n, o.limit-others, o.period))
 				sum += n
 			}
-			bound := windowBound(r.start, most, o.limit, o.period)
-			rw := row{scenario: name, requests: requestsText(r.requests), bound: secs(bound), target: rateTarget}
+			rw := row{scenario: name, requests: requestsText(r.requests), bound: secs(bound), target: rateTarget, limited: true}
 			if len(r.requests) > 1 {
-				rw.bound += " (sum " + secs(windowBound(r.start, sum, o.limit, o.period)) + ")"
+				rw.bound += " (sum " + secs(windowBound(shift(r.start, r.origins[0]), sum, o.limit-others, o.period)) + ")"
 			}
 			rw.ratio = ratio(r.wall, bound)
 			return rw
@@ -148,15 +167,20 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	for _, rs := range []struct {
 		name, label string
 		sources     int
+		offsets     bool
+		others      int
 	}{
-		{"ratelimited", "rate-limited, 1 org (%d/%s)", 1},
-		{"multiorg", "rate-limited, 4 orgs (%d/%s each)", 4},
+		{"ratelimited", "rate-limited, 1 org (%d/%s)", 1, false, 0},
+		{"multiorg", "rate-limited, 4 orgs (%d/%s each)", 4, false, 0},
+		{"offsets", "rate-limited, 4 orgs (%d/%s each), windows at an offset per org and limit name", 4, true, 0},
+		{"shared", "rate-limited, 4 orgs (%d/%s each), another client uses half of every window", 4, false, o.limit / 2},
 	} {
 		if o.scenario == "all" || o.scenario == rs.name {
 			scenarios = append(scenarios, scenario{
-				name:  rs.name,
-				world: world{sources: rs.sources, sinks: o.size(390, 140), limit: o.limit, period: o.period},
-				row:   rateRow(fmt.Sprintf(rs.label, o.limit, o.period)),
+				name: rs.name,
+				world: world{sources: rs.sources, sinks: o.size(390, 140), limit: o.limit, period: o.period,
+					offsets: rs.offsets, others: rs.others},
+				row: rateRow(fmt.Sprintf(rs.label, o.limit, o.period), rs.others),
 			})
 		}
 	}
@@ -190,31 +214,46 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		rw := sc.row(r)
-		rw.orgsync, rw.throttled, rw.plain = r.wall, r.throttled, plain
+		rw.orgsync, rw.throttled, rw.most429s, rw.plain = r.wall, r.throttled, r.most429s, plain
 		rows = append(rows, rw)
 	}
 
-	printTable(stdout, rows)
 	code := 0
+	if len(rows) > 0 {
+		printTable(stdout, rows)
+	}
 	for _, rw := range rows {
 		if rw.ratio > rw.target {
 			fmt.Fprintf(stderr, "bench: error: %s: orgsync took %.2fx its bound, above the target of %.2fx\n", rw.scenario, rw.ratio, rw.target)
 			code = 1
 		}
+		if rw.limited && rw.most429s > max429sPerOrg {
+			fmt.Fprintf(stderr, "bench: error: %s: a source org met %d 429s, more than %d\n", rw.scenario, rw.most429s, max429sPerOrg)
+			code = 1
+		}
+	}
+	if o.scenario == "all" || o.scenario == "fleet" {
+		if c := runFleet(ctx, o, stdout, stderr); c != 0 {
+			code = c
+		}
 	}
 	return code
 }
 
+// shift returns the moment whose place in windows aligned on multiples of
+// the period is that of t in windows that start at origin.
+func shift(t, origin time.Time) time.Time { return time.Unix(0, 0).Add(t.Sub(origin)) }
+
 func printTable(w io.Writer, rows []row) {
-	fmt.Fprintln(w, "| scenario | requests | bound | orgsync | ratio | 429s | plain loop | plain 429s |")
+	fmt.Fprintln(w, "| scenario | requests | bound | orgsync | ratio | 429s (most per org) | plain loop | plain 429s |")
 	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|--:|")
 	for _, r := range rows {
 		mark := "≤"
 		if r.ratio > r.target {
 			mark = "**>**"
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %.2f (%s %.2f) | %d | %s | %d |\n",
-			r.scenario, r.requests, r.bound, secs(r.orgsync), r.ratio, mark, r.target, r.throttled, secs(r.plain.wall), r.plain.throttled)
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %.2f (%s %.2f) | %d (%d) | %s | %d |\n",
+			r.scenario, r.requests, r.bound, secs(r.orgsync), r.ratio, mark, r.target, r.throttled, r.most429s, secs(r.plain.wall), r.plain.throttled)
 	}
 	fmt.Fprintf(w, "\n%s %s/%s, nproc %d.\n", runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
 	fmt.Fprintln(w, "Requests: per source org, orgsync's list pages and creates, which the org_connections limit counts (current_user has its own limit; 429s left out).")

@@ -28,7 +28,14 @@ type world struct {
 	limit          int           // per org and limit name; 0 = no rate limit
 	period         time.Duration // whole seconds, as the fixture takes
 	latency        time.Duration // added by the emulator to every request
+	// With offsets or others, the bench's own limiter ([windows]) applies
+	// the limit instead of the sandbox's.
+	offsets bool // windows start at an offset per org and limit name
+	others  int  // requests of another client in every window
 }
+
+// ownLimiter tells whether the world needs the bench's limiter.
+func (w world) ownLimiter() bool { return w.limit > 0 && (w.offsets || w.others > 0) }
 
 func sourceID(i int) string { return fmt.Sprintf("00000000-0000-4000-8000-%012x", i) }
 func sinkID(i int) string   { return fmt.Sprintf("00000000-0000-4000-9000-%012x", i) }
@@ -44,7 +51,7 @@ func (w world) fixture() *sandbox.Fixture {
 	for i := range w.sinks {
 		f.Orgs = append(f.Orgs, sandbox.FixtureOrg{ID: sinkID(i), Name: fmt.Sprintf("sink-%d", i)})
 	}
-	if w.limit > 0 {
+	if w.limit > 0 && !w.ownLimiter() {
 		f.RateLimit = &sandbox.RateLimitConfig{Limit: w.limit, Period: int(w.period / time.Second)}
 	}
 	return f
@@ -78,12 +85,14 @@ func (w world) manifest() *manifest.Manifest {
 // the in-memory transport. Its handler counts, per source org, the answered
 // requests that count against the org_connections limit.
 type emulator struct {
-	srv  *sandbox.Server
-	url  string
-	stop func()
+	srv     *sandbox.Server
+	url     string
+	stop    func()
+	windows *windows // nil: the sandbox limits, if at all
 
-	mu      sync.Mutex
-	counted map[string]int // by API key
+	mu        sync.Mutex
+	counted   map[string]int // by API key
+	throttled map[string]int // 429s by API key
 }
 
 func startEmulator(w world) (*emulator, error) {
@@ -95,7 +104,10 @@ func startEmulator(w world) (*emulator, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &emulator{srv: srv, url: "http://" + ln.Addr().String(), counted: map[string]int{}}
+	e := &emulator{srv: srv, url: "http://" + ln.Addr().String(), counted: map[string]int{}, throttled: map[string]int{}}
+	if w.ownLimiter() {
+		e.windows = newWindows(w.limit, w.period, w.offsets, w.others)
+	}
 	hs := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = hs.Serve(ln) }()
 	e.stop = func() { _ = hs.Close(); _ = srv.Close() }
@@ -107,12 +119,38 @@ func startEmulator(w world) (*emulator, error) {
 // too, but they are waste, not work, so the bound leaves them out.
 func (e *emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := &statusWriter{ResponseWriter: w}
-	e.srv.ServeHTTP(sw, r)
-	if strings.HasPrefix(r.URL.Path, "/api/v2/org_connections") && sw.status != http.StatusTooManyRequests {
-		e.mu.Lock()
-		e.counted[r.Header.Get("DD-API-KEY")]++
-		e.mu.Unlock()
+	e.serve(sw, r)
+	key := r.Header.Get("DD-API-KEY")
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if sw.status == http.StatusTooManyRequests {
+		e.throttled[key]++
+	} else if strings.HasPrefix(r.URL.Path, "/api/v2/org_connections") {
+		e.counted[key]++
 	}
+}
+
+// serve answers with the sandbox, under the bench's limiter if the world
+// has one. Requests without keys go straight to the sandbox, which
+// refuses them.
+func (e *emulator) serve(w http.ResponseWriter, r *http.Request) {
+	key := r.Header.Get("DD-API-KEY")
+	if e.windows == nil || key == "" {
+		e.srv.ServeHTTP(w, r)
+		return
+	}
+	h, ok := e.windows.take(key, limitName(r.URL.Path), time.Now())
+	for k, v := range h {
+		w.Header()[k] = v
+	}
+	if !ok {
+		w.Header().Set("Retry-After", h.Get("X-RateLimit-Reset"))
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusTooManyRequests)
+		_, _ = w.Write([]byte(`{"errors":["Too many requests"]}`))
+		return
+	}
+	e.srv.ServeHTTP(w, r)
 }
 
 type statusWriter struct {
@@ -126,15 +164,32 @@ func (w *statusWriter) WriteHeader(code int) {
 }
 
 // result reads what the emulator saw: the counted requests of each source
-// org, and the 429s it answered.
-func (e *emulator) result(w world) (requests []int, throttled int64) {
+// org, the 429s it answered, and the most 429s one org met.
+func (e *emulator) result(w world) (requests []int, throttled int64, mostPerOrg int) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for i := range w.sources {
 		apiKey, _ := sourceKeys(sourceID(i))
 		requests = append(requests, e.counted[apiKey])
+		throttled += int64(e.throttled[apiKey])
+		mostPerOrg = max(mostPerOrg, e.throttled[apiKey])
 	}
-	return requests, e.srv.Stats().ByStatus[http.StatusTooManyRequests]
+	return requests, throttled, mostPerOrg
+}
+
+// origins are where the org_connections windows of each source org start,
+// modulo the period.
+func (e *emulator) origins(w world) []time.Time {
+	var out []time.Time
+	for i := range w.sources {
+		apiKey, _ := sourceKeys(sourceID(i))
+		o := time.Unix(0, 0)
+		if e.windows != nil {
+			o = e.windows.origin(apiKey, "org_connections")
+		}
+		out = append(out, o)
+	}
+	return out
 }
 
 // run is one measured run.
@@ -143,6 +198,9 @@ type run struct {
 	wall      time.Duration // until the last answer
 	requests  []int         // per source org: served requests counted against org_connections
 	throttled int64         // 429 answers
+	most429s  int           // the most 429s that one source org met
+	retries   int64         // retried requests, as the report counts them
+	origins   []time.Time   // per source org: where its windows start, modulo the period
 }
 
 // runOrgsync applies the world's manifest to a fresh emulator the way
@@ -192,7 +250,8 @@ func runOrgsync(ctx context.Context, w world, parallelism int) (run, error) {
 	if !rep.OK() || rep.Summary.Created != want {
 		return r, fmt.Errorf("apply: %d created, %d failed, %d skipped", rep.Summary.Created, rep.Summary.Failed, rep.Summary.Skipped)
 	}
-	r.requests, r.throttled = e.result(w)
+	r.requests, r.throttled, r.most429s = e.result(w)
+	r.retries, r.origins = rep.RateLimit.Retries, e.origins(w)
 	return r, nil
 }
 
@@ -253,7 +312,8 @@ func runPlain(ctx context.Context, w world) (run, error) {
 		}
 	}
 	r.wall = time.Since(r.start)
-	r.requests, r.throttled = e.result(w)
+	r.requests, r.throttled, r.most429s = e.result(w)
+	r.origins = e.origins(w)
 	if len(e.srv.Connections()) != w.sources*w.sinks {
 		return r, errors.New("plain loop: connections missing")
 	}

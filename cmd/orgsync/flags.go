@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/orgsync/orgsync/internal/orgapi"
 )
 
 // listFlag is a repeatable string flag (-f a.yaml -f b.yaml).
@@ -101,10 +103,10 @@ func (t *targetFlags) register(fs *flag.FlagSet) {
 	fs.Var(&t.orgs, "org", "only this source org `LABEL` (repeatable)")
 	fs.Var(&t.apiURL, "api-url", "send every org's calls to this base `URL` (env ORGSYNC_API_URL), or with SITE=URL those of the orgs on SITE (repeatable); https://, or http:// on loopback only")
 	fs.StringVar(&t.sandbox, "sandbox", "", "use the embedded emulator with its state kept in `FILE` (no keys needed)")
-	fs.IntVar(&t.parallelism, "parallelism", 10, "requests in flight at most, across all orgs")
+	fs.IntVar(&t.parallelism, "parallelism", orgapi.DefaultParallelism, "requests in flight at most, across all orgs (each org is paced to its own rate limit)")
 	fs.Var(&t.rate, "rate", "client-side limit of `R` requests per second per source org (default: follow the server's rate-limit headers)")
 	fs.IntVar(&t.burst, "burst", 10, "client-side burst per source org, used with --rate")
-	fs.DurationVar(&t.timeout, "timeout", 30*time.Second, "timeout of one HTTP request")
+	fs.DurationVar(&t.timeout, "timeout", 30*time.Second, "timeout of one HTTP request on the wire (waits for a slot, a rate-limit window or a retry do not count)")
 	fs.IntVar(&t.maxRetries, "max-retries", 10, "retries of one request after 429, 5xx, timeouts and dropped connections")
 	fs.Var(&t.shard, "shard", "take slice `i/n` of the source orgs (stable split, for n parallel CI jobs)")
 	fs.BoolVar(&t.noColor, "no-color", false, "no colors in output")

@@ -130,7 +130,7 @@ func TestParsePlanArgs(t *testing.T) {
 	}{
 		{name: "defaults", args: []string{"-f", "m.yaml"}, check: func(t *testing.T, a planArgs) {
 			assert.Equal(t, []string{"m.yaml"}, []string(a.target.files))
-			assert.Equal(t, 10, a.target.parallelism)
+			assert.Equal(t, 128, a.target.parallelism)
 			assert.Equal(t, 10, a.maxDeletes)
 			assert.False(t, a.target.rate.set)
 		}},

@@ -25,6 +25,12 @@ import (
 	"github.com/orgsync/orgsync/pkg/plan"
 )
 
+// DefaultParallelism is the CLI's --parallelism: requests in flight at most
+// across all orgs. Rate limits are per org, so a rollout over many orgs
+// needs many requests in flight, while the pacer keeps each org under its
+// own limit however many are allowed.
+const DefaultParallelism = 128
+
 // Config says how to reach the API and how hard to push it.
 type Config struct {
 	// Endpoints says where each org's calls go; the zero value sends them
