@@ -31,6 +31,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -81,7 +82,7 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.limit, "limit", 50, "rate limit: requests per window, per org")
 	fs.DurationVar(&o.period, "period", 2*time.Second, "rate limit window, whole seconds")
 	fs.DurationVar(&o.latency, "latency", 20*time.Millisecond, "latency the emulator adds to each request in the latency scenario")
-	fs.IntVar(&o.parallelism, "parallelism", orgapi.DefaultParallelism, "orgsync's --parallelism (default: the CLI's)")
+	fs.IntVar(&o.parallelism, "parallelism", 0, "orgsync's --parallelism (default: the CLI's, and 32 in the latency scenario)")
 	fs.BoolVar(&o.quick, "quick", false, "smaller sizes, for a smoke run")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -100,7 +101,7 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 		return o, errors.New("-period must be a whole number of seconds, at least 1s")
 	case o.latency <= 0:
 		return o, errors.New("-latency must be above 0")
-	case o.parallelism < 1:
+	case o.parallelism < 0:
 		return o, errors.New("-parallelism must be at least 1")
 	}
 	return o, nil
@@ -141,10 +142,13 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	type scenario struct {
-		name  string
-		world world
-		row   func(r run) row
+		name        string
+		world       world
+		parallelism int
+		row         func(r run) row
 	}
+	// par is -parallelism, or def when it was not given.
+	par := func(def int) int { return cmp.Or(o.parallelism, def) }
 	rateRow := func(name string, others int) func(run) row {
 		return func(r run) row {
 			// Each org's bound, from where its windows start; the run's
@@ -180,20 +184,22 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				name: rs.name,
 				world: world{sources: rs.sources, sinks: o.size(390, 140), limit: o.limit, period: o.period,
 					offsets: rs.offsets, others: rs.others},
-				row: rateRow(fmt.Sprintf(rs.label, o.limit, o.period), rs.others),
+				parallelism: par(orgapi.DefaultParallelism),
+				row:         rateRow(fmt.Sprintf(rs.label, o.limit, o.period), rs.others),
 			})
 		}
 	}
 	if o.scenario == "all" || o.scenario == "latency" {
-		n := o.size(1000, 200)
+		n, p := o.size(1000, 200), par(32)
 		scenarios = append(scenarios, scenario{
-			name:  "latency",
-			world: world{sources: 1, sinks: n, latency: o.latency},
+			name:        "latency",
+			world:       world{sources: 1, sinks: n, latency: o.latency},
+			parallelism: p,
 			row: func(r run) row {
 				// The key check and the list go out together: one round of
 				// reads, then the creates.
-				bound := latencyBound(1, n, o.parallelism, o.latency)
-				return row{scenario: fmt.Sprintf("latency %s, parallelism %d", o.latency, o.parallelism),
+				bound := latencyBound(1, n, p, o.latency)
+				return row{scenario: fmt.Sprintf("latency %s, parallelism %d", o.latency, p),
 					requests: requestsText(r.requests), bound: secs(bound), ratio: ratio(r.wall, bound), target: latencyTarget}
 			},
 		})
@@ -202,7 +208,7 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var rows []row
 	for _, sc := range scenarios {
 		fmt.Fprintf(stderr, "bench: %s: orgsync...\n", sc.name)
-		r, err := runOrgsync(ctx, sc.world, o.parallelism)
+		r, err := runOrgsync(ctx, sc.world, sc.parallelism)
 		if err != nil {
 			fmt.Fprintf(stderr, "bench: error: %s: orgsync: %v\n", sc.name, err)
 			return 1

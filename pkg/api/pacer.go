@@ -190,6 +190,8 @@ type pacer struct {
 	noSnap    bool          // a 429 came: do not guess calendar alignment (see probeTime)
 	waiting   int           // requests in acquire
 	probe     probe
+	sentAt    []time.Time // when this bucket's requests of the current window went
+	nextSeen  int         // the most the server counted in the next window, from answers that were about it
 
 	sends map[string][]time.Time // default bucket only: send times per endpoint key
 }
@@ -268,6 +270,9 @@ func (p *pacer) acquire(ctx context.Context, key string, moved func() bool, have
 		}
 		p.used++
 		p.ours++
+		if p.limit > 0 && len(p.sentAt) < 4*p.limit {
+			p.sentAt = append(p.sentAt, now)
+		}
 		if s := p.sends[key]; p.sends != nil && len(s) < maxPendingSends {
 			p.sends[key] = append(s, now)
 		}
@@ -327,15 +332,26 @@ func (p *pacer) gateDelay(now time.Time) time.Duration {
 // the old end plus whole periods is still an upper bound of the new end.
 func (p *pacer) roll(now time.Time) {
 	n := now.Sub(p.windowEnd)/p.period + 1
-	p.windowEnd = p.windowEnd.Add(n * p.period)
-	p.endAfter = p.endAfter.Add(n * p.period)
+	// Requests sent after the old window's earliest possible end may
+	// count in the new one: they count in both, which costs a little of
+	// the budget while the end is uncertain, never a 429.
+	var carried []time.Time
 	if n == 1 {
+		for _, t := range p.sentAt {
+			if t.After(p.endAfter) {
+				carried = append(carried, t)
+			}
+		}
 		// Other clients that used the last window likely use this one.
 		p.others = max(0, p.seen-p.ours)
 	} else {
-		p.others = 0
+		p.others, p.nextSeen = 0, 0
 	}
-	p.used, p.ours, p.seen = p.others, 0, 0
+	p.windowEnd = p.windowEnd.Add(n * p.period)
+	p.endAfter = p.endAfter.Add(n * p.period)
+	p.ours, p.sentAt = len(carried), carried
+	p.used = max(p.others+p.ours, p.nextSeen)
+	p.seen, p.nextSeen = p.nextSeen, 0
 	p.probe = probe{}
 	p.lim = rate.NewLimiter(p.serverRate(), p.limit)
 }
@@ -387,16 +403,26 @@ func (p *pacer) update(o observation) {
 		// window is open; seeing it means the end can be up to 1s later.
 		p.slack = time.Second
 	}
-	first := p.windowEnd.IsZero()
+	first, next := p.windowEnd.IsZero(), false
 	if p.limit > 0 && rl.Reset >= 0 {
 		// The server counted the request at some moment between sent and
 		// recv, and Reset is the time left then, rounded up (or down, with
 		// slack): the end lies in (sent+Reset-1s, recv+Reset].
 		end := o.recv.Add(saturatingAdd(seconds(rl.Reset), p.slack))
 		after := o.sent.Add(saturatingAdd(seconds(rl.Reset), p.slack) - time.Second)
-		if first {
+		switch {
+		case first:
 			p.windowEnd, p.endAfter = end, after
-		} else {
+		case !after.Before(p.windowEnd) && end.Sub(after) < p.period:
+			// The server counted the request in the next window: the
+			// current one ends a period before that one.
+			p.windowEnd = minTime(p.windowEnd, end.Add(-p.period))
+			p.endAfter = maxTime(p.endAfter, after.Add(-p.period))
+			if rl.Remaining >= 0 {
+				p.nextSeen = max(p.nextSeen, p.limit-rl.Remaining)
+			}
+			next = true
+		default:
 			if !o.recv.Before(p.windowEnd) {
 				p.roll(o.recv)
 			}
@@ -413,7 +439,7 @@ func (p *pacer) update(o observation) {
 			p.endAfter = p.windowEnd.Add(-time.Second)
 		}
 	}
-	current := first || !o.sent.Before(p.windowStart())
+	current := !next && (first || !o.sent.Before(p.windowStart()))
 	if p.limit > 0 && rl.Remaining >= 0 && current {
 		limit := p.limit
 		if rl.Limit > 0 {
