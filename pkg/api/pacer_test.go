@@ -321,7 +321,7 @@ func TestWindowsAtAnyOffset(t *testing.T) {
 					// As apply reads first, the client has one answer before
 					// the workers start.
 					require.Empty(t, runWorkers(c, 1, 1))
-					require.Empty(t, runWorkers(c, n-1, 8))
+					require.Empty(t, runWorkers(c, n-1, 32))
 					elapsed := time.Since(start)
 					// The window in which the last request may go, counting
 					// the one the run starts in.
@@ -336,4 +336,29 @@ func TestWindowsAtAnyOffset(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestBurstAfterAnUnseenWindowEnd: the first answer leaves the window's end
+// a second uncertain, and a burst goes out after the real end but before
+// the estimated one. The server counts the burst in its next window; so
+// must the client, or it would send that window's budget a second time.
+func TestBurstAfterAnUnseenWindowEnd(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const limit, period, n = 10, 2 * time.Second, 30
+		origin := time.Now().Truncate(period)
+		time.Sleep(time.Until(origin.Add(1800 * time.Millisecond))) // 0.2 s before a window ends
+		start := time.Now()
+		srv := newWindowServer(limit, period, origin)
+		c := newMemClient(t, srv, time.Millisecond, func(cfg *api.Config) { cfg.MaxRetries = 5 })
+		require.Empty(t, runWorkers(c, 1, 1))
+		time.Sleep(300 * time.Millisecond) // the window ended 0.1 s ago
+		require.Empty(t, runWorkers(c, n-1, 32))
+		elapsed := time.Since(start)
+		// One request in the first window, then 10, 10 and 9: the last
+		// window opens 4.2 s after the start.
+		bound := 4200 * time.Millisecond
+		t.Logf("elapsed %v, bound %v, 429s %d", elapsed, bound, srv.throttled)
+		assert.LessOrEqual(t, elapsed, bound*110/100)
+		assert.Zero(t, srv.throttled)
+	})
 }
