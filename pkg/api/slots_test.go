@@ -192,3 +192,26 @@ func TestTimeoutStartsOnTheWire(t *testing.T) {
 		assert.Equal(t, []time.Duration{2 * time.Second, 2 * time.Second, 2 * time.Second, 2 * time.Second, 2 * time.Second}, elapsed)
 	})
 }
+
+// TestWaitingForAWindowHoldsNoSlot: an org waiting for its rate-limit
+// window holds no slot, so another org's request goes at once although
+// the only slot is shared.
+func TestWaitingForAWindowHoldsNoSlot(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		slots := api.NewSlots(1)
+		throttled := newWindowServer(1, time.Minute, time.Now())
+		a := newMemClient(t, throttled, 0, func(cfg *api.Config) { cfg.Slots = slots })
+		b := newMemClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(200) }), 0,
+			func(cfg *api.Config) { cfg.Slots = slots })
+		require.Empty(t, runWorkers(a, 1, 1)) // a's window is used up
+		start := time.Now()
+		done := make(chan struct{})
+		go func() { assert.Empty(t, runWorkers(a, 1, 1)); close(done) }()
+		synctest.Wait() // a waits for its next window
+		require.NoError(t, b.DeleteConnection(t.Context(), connID))
+		assert.Zero(t, time.Since(start), "b did not wait for a's window")
+		<-done
+		assert.Equal(t, time.Minute, time.Since(start).Round(time.Second), "a waited for its window")
+		assert.Zero(t, throttled.throttled)
+	})
+}
