@@ -22,7 +22,11 @@ const fleetRuns = 2
 // prints a table. It returns 1 when the defaults take more than fleetTarget
 // times the best of the others.
 func runFleet(ctx context.Context, o options, stdout, stderr io.Writer) int {
-	w := world{sources: o.size(500, 100), sinks: 4, latency: o.latency}
+	sources := 500
+	if o.quick {
+		sources = 100
+	}
+	w := world{sources: sources, sinks: 4, latency: o.latency}
 	settings := fleetParallelisms
 	if !slices.Contains(settings, orgapi.DefaultParallelism) {
 		settings = append(slices.Clone(settings), orgapi.DefaultParallelism)

@@ -26,8 +26,8 @@
 // than 1.25x slower than the best parallelism of the fleet, so that it can
 // serve as a check:
 //
-//	go run ./bench            # full sizes, about two minutes
-//	go run ./bench -quick     # smoke run, under 20 s
+//	go run ./bench            # full sizes, about seven minutes
+//	go run ./bench -quick     # smoke run, about two minutes
 package main
 
 import (
