@@ -33,7 +33,7 @@ func TestParseDiscoverArgs(t *testing.T) {
 			assert.Equal(t, "DD_APP_KEY", a.appKeyEnv)
 			assert.False(t, a.connections)
 			assert.Empty(t, a.out)
-			assert.Equal(t, 10, a.target.parallelism)
+			assert.Equal(t, 128, a.target.parallelism)
 		}},
 		{name: "everything", args: []string{"-o", "orgs.yaml", "--site", "App.DatadogHQ.EU", "--filter-name", "team", "--connections",
 			"--api-key-env", "PARENT_API", "--app-key-env", "PARENT_APP", "--api-url", "http://127.0.0.1:1", "--parallelism", "3", "-v"},
