@@ -107,63 +107,12 @@ func runDiscover(ctx context.Context, args []string, s streams) error {
 			return err
 		}
 	}
-	// The parent's keys are in env vars; the managed orgs' come from the
-	// run's keys source. The sandbox makes up both.
-	parentKeys, managedKeys := keys.Source(keys.Env{Getenv: s.getenv}), keys.Source(nil)
-	parent := plan.SourceOrg{Label: "parent", Site: a.site, APIKeyEnv: a.apiKeyEnv, AppKeyEnv: a.appKeyEnv}
-	if a.target.sandbox != "" {
-		parentKeys, managedKeys = orgapi.SandboxKeys, orgapi.SandboxKeys
-	} else {
-		if err := checkParentKeys(a, s); err != nil {
-			return err
-		}
-		if a.connections {
-			ks, err := a.target.keys.source(s)
-			if err != nil {
-				return err
-			}
-			if ks.kind == plan.KeysFromEnv {
-				return withHint(errors.New("--connections needs a keys source for the managed orgs"),
-					"give --keys-file FILE or --keys-command CMD (or ORGSYNC_KEYS_FILE / ORGSYNC_KEYS_COMMAND); it is asked with the labels discover gives")
-			}
-			managedKeys = ks.Source
-		}
-	}
-	cfg, err := apiConfig(&a.target, s, parentKeys, nil)
+	acc, err := openAccount(ctx, a, s)
 	if err != nil {
 		return err
 	}
-	if a.target.sandbox != "" {
-		m, err := loadManifest(a.target.files, s)
-		if err != nil {
-			return err
-		}
-		if len(m.Orgs) == 0 {
-			return errors.New("the manifest declares no orgs: the emulator has no account to discover")
-		}
-		sb, err := openSandbox(&a.target, s, sandboxWorld(m))
-		if err != nil {
-			return err
-		}
-		defer func() {
-			if err := sb.Close(); err != nil {
-				fmt.Fprintf(s.stderr, "orgsync: warning: %v\n", err)
-			}
-		}()
-		useSandbox(&cfg, sb)
-		// The emulator makes the manifest's first org the parent of the others.
-		parent = orgapi.FromManifest(m.Orgs[:1])[0]
-	}
-
-	clients, err := orgapi.New(cfg, []plan.SourceOrg{parent})
-	if err != nil {
-		return err
-	}
-	pc, err := clients.API(ctx, parent.Label)
-	if err != nil {
-		return err
-	}
-	acct, err := discover.ReadAccount(ctx, pc, a.site, a.filterName)
+	defer acc.close()
+	acct, err := discover.ReadAccount(ctx, acc.parent, a.site, a.filterName)
 	if err != nil {
 		if api.IsForbidden(err) {
 			return withHint(err, "listing the managed orgs needs the org_management or org_connections_write permission on the parent org's keys")
@@ -172,8 +121,7 @@ func runDiscover(ctx context.Context, args []string, s streams) error {
 	}
 	fmt.Fprintf(s.stderr, "orgsync: discover: %s manages %d %s\n", acct.Parent.Label, len(acct.Managed), plural(len(acct.Managed), "org", "orgs"))
 	if a.connections {
-		cfg.Keys = managedKeys
-		readManaged(ctx, acct, cfg, a.target.parallelism, s)
+		readManaged(ctx, acct, acc.managed, a.target.parallelism, s)
 	}
 
 	out, err := discover.Write(acct, discover.WriteOptions{SchemaRef: discover.SchemaURL, ParentAPIKeyEnv: a.apiKeyEnv, ParentAppKeyEnv: a.appKeyEnv})
@@ -189,6 +137,77 @@ func runDiscover(ctx context.Context, args []string, s streams) error {
 		return err
 	}
 	return unreadErr(acct)
+}
+
+// account is the way to an account: the parent org's client, and the
+// configuration that reaches the managed orgs with their keys.
+type account struct {
+	parent  *api.Client
+	managed orgapi.Config
+	close   func()
+}
+
+// openAccount checks the keys sources and connects to the parent org: with
+// the keys in the env vars that a names, or on the in-process emulator,
+// whose first manifest org is the parent of the others. The managed orgs'
+// keys come from the run's keys source, for --connections only.
+func openAccount(ctx context.Context, a discoverArgs, s streams) (*account, error) {
+	parentKeys, managedKeys := keys.Source(keys.Env{Getenv: s.getenv}), keys.Source(nil)
+	parent := plan.SourceOrg{Label: "parent", Site: a.site, APIKeyEnv: a.apiKeyEnv, AppKeyEnv: a.appKeyEnv}
+	if a.target.sandbox != "" {
+		parentKeys, managedKeys = orgapi.SandboxKeys, orgapi.SandboxKeys
+	} else {
+		if err := checkParentKeys(a, s); err != nil {
+			return nil, err
+		}
+		if a.connections {
+			ks, err := a.target.keys.source(s)
+			if err != nil {
+				return nil, err
+			}
+			if ks.kind == plan.KeysFromEnv {
+				return nil, withHint(errors.New("--connections needs a keys source for the managed orgs"),
+					"give --keys-file FILE or --keys-command CMD (or ORGSYNC_KEYS_FILE / ORGSYNC_KEYS_COMMAND); it is asked with the labels discover gives")
+			}
+			managedKeys = ks.Source
+		}
+	}
+	cfg, err := apiConfig(&a.target, s, parentKeys, nil)
+	if err != nil {
+		return nil, err
+	}
+	acc := &account{close: func() {}}
+	if a.target.sandbox != "" {
+		m, err := loadManifest(a.target.files, s)
+		if err != nil {
+			return nil, err
+		}
+		if len(m.Orgs) == 0 {
+			return nil, errors.New("the manifest declares no orgs: the emulator has no account to discover")
+		}
+		sb, err := openSandbox(&a.target, s, sandboxWorld(m))
+		if err != nil {
+			return nil, err
+		}
+		acc.close = func() {
+			if err := sb.Close(); err != nil {
+				fmt.Fprintf(s.stderr, "orgsync: warning: %v\n", err)
+			}
+		}
+		useSandbox(&cfg, sb)
+		parent = orgapi.FromManifest(m.Orgs[:1])[0]
+	}
+	clients, err := orgapi.New(cfg, []plan.SourceOrg{parent})
+	if err == nil {
+		acc.parent, err = clients.API(ctx, parent.Label)
+	}
+	if err != nil {
+		acc.close()
+		return nil, err
+	}
+	acc.managed = cfg
+	acc.managed.Keys = managedKeys
+	return acc, nil
 }
 
 // checkParentKeys fails, before any request, when the parent's key env
