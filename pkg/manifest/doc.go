@@ -8,8 +8,17 @@
 // [Load] reads one or more manifest files, so that every problem (YAML
 // syntax, the embedded JSON Schema, semantic checks) comes back as a
 // positioned [ValidationError], all of them, in file order. The result is a
-// [Manifest] with defaults applied and every `from`/`to` list expanded to
-// one [Connection] per (source, sink) pair.
+// [Manifest] with defaults applied (key env var names from the `{LABEL}`
+// templates of the defaults, sites in their canonical form) and every
+// `from`/`to` list expanded to one [Connection] per (source, sink) pair.
+// What is worth saying but does not make a manifest invalid (a source org
+// with more than 5 sinks) comes back as positioned [Manifest.Warnings].
+//
+// # Sites
+//
+// A manifest names Datadog sites only (see package site), never a URL: it
+// may come from a pull request, and must not choose where keys are sent.
+// Connections join orgs of one site, as Datadog does.
 //
 // # Selection
 //

@@ -42,12 +42,15 @@ const (
 // keys, non-string or duplicate keys, tags other than the core ones), the
 // JSON Schema of schemas/manifest.schema.json, then checks across the whole
 // manifest (labels and connections declared twice, unknown labels, sites,
-// org ids, connection types, keys written into the manifest).
+// connections across sites, org ids, connection types, key env templates,
+// keys written into the manifest).
 //
 // On success the result has Orgs sorted by label and Connections expanded to
 // one per (source, sink) pair, sorted by source label then sink label (or sink
-// id for a raw UUID sink), with types sorted and defaults applied: site
-// datadoghq.com, api_key_env DD_API_KEY, app_key_env DD_APP_KEY.
+// id for a raw UUID sink that is no declared org), with types sorted and
+// defaults applied: site datadoghq.com, api_key_env DD_API_KEY, app_key_env
+// DD_APP_KEY, or the defaults' own (with {LABEL} expanded). Its Warnings
+// hold what does not make it invalid.
 //
 // Otherwise the error is a *[ValidationErrors] holding every problem found, in
 // file order then line and column order, each with a position of at least
