@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/orgsync/orgsync/internal/orgapi"
+	"github.com/orgsync/orgsync/pkg/api"
 	"github.com/orgsync/orgsync/pkg/keys"
 	"github.com/orgsync/orgsync/pkg/manifest"
 	"github.com/orgsync/orgsync/pkg/plan"
@@ -54,9 +55,9 @@ func TestEndpointsFor(t *testing.T) {
 	}
 }
 
-// TestReadErrorsNameTheEndpoint: when an org cannot be read, the error says
+// TestErrorsNameTheEndpoint: when a call of an org fails, the error says
 // where its calls went and who chose that.
-func TestReadErrorsNameTheEndpoint(t *testing.T) {
+func TestErrorsNameTheEndpoint(t *testing.T) {
 	t.Parallel()
 	org := plan.SourceOrg{Label: "team-a", ID: orgID(1, 1), Site: "datadoghq.eu", APIKeyEnv: "A_API", AppKeyEnv: "A_APP"}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -76,4 +77,7 @@ func TestReadErrorsNameTheEndpoint(t *testing.T) {
 	assert.ErrorContains(t, err, "(endpoint http://127.0.0.1:9, set by --api-url datadoghq.eu=URL)")
 	_, err = c.ListConnections(t.Context(), mo)
 	assert.ErrorContains(t, err, "(endpoint http://127.0.0.1:9, set by --api-url datadoghq.eu=URL)")
+	_, _, err = c.CreateConnection(t.Context(), org, orgID(2, 1), []string{"logs"})
+	assert.ErrorContains(t, err, "(endpoint http://127.0.0.1:9, set by --api-url datadoghq.eu=URL)")
+	assert.True(t, api.IsForbidden(err), "the API error is still reachable: %v", err)
 }

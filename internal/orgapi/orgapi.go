@@ -10,6 +10,7 @@ package orgapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"github.com/orgsync/orgsync/pkg/manifest"
 	"net/http"
@@ -196,26 +197,26 @@ func (c *Clients) client(ctx context.Context, label string) (*api.Client, error)
 // call runs fn with call accounting and the stop signal attached, and says
 // what it cost. It does not count the cost: the Writer methods return it to
 // apply.Run, which counts it, and the Reader methods count it with read.
-func (c *Clients) call(ctx context.Context, fn func(ctx context.Context) error) (apply.Call, error) {
+// Its errors name the endpoint of the org labelled label, unless the call
+// was stopped or cancelled before it could say anything about it.
+func (c *Clients) call(ctx context.Context, label string, fn func(ctx context.Context) error) (apply.Call, error) {
 	var ci api.CallInfo
 	ctx = api.WithCallInfo(ctx, &ci)
 	if c.stop != nil {
 		ctx = api.WithStop(ctx, c.stop)
 	}
 	err := fn(ctx)
+	if err != nil && ctx.Err() == nil && !errors.Is(err, api.ErrStopped) {
+		err = fmt.Errorf("%w (endpoint %s)", err, c.endpoint[label])
+	}
 	return apply.Call{Attempts: ci.Attempts, HTTPStatus: ci.StatusCode, Throttled: ci.Throttled, Unanswered: ci.Unanswered}, err
 }
 
 // read is call for the [plan.Reader] methods, whose cost nobody else counts.
-// Its errors name the org's endpoint: reads come first in every run, so a
-// wrong endpoint shows there.
 func (c *Clients) read(ctx context.Context, label string, fn func(ctx context.Context) error) error {
-	call, err := c.call(ctx, fn)
+	call, err := c.call(ctx, label, fn)
 	c.counters.Add(call)
-	if err != nil {
-		return fmt.Errorf("%w (endpoint %s)", err, c.endpoint[label])
-	}
-	return nil
+	return err
 }
 
 // CurrentUser implements [plan.Reader].
@@ -266,7 +267,7 @@ func (c *Clients) CreateConnection(ctx context.Context, org plan.SourceOrg, sink
 		return "", apply.Call{}, err
 	}
 	var conn *api.Connection
-	call, err := c.call(ctx, func(ctx context.Context) error {
+	call, err := c.call(ctx, org.Label, func(ctx context.Context) error {
 		conn, err = cl.CreateConnection(ctx, sinkID, types)
 		return err
 	})
@@ -282,7 +283,7 @@ func (c *Clients) UpdateConnection(ctx context.Context, org plan.SourceOrg, id s
 	if err != nil {
 		return apply.Call{}, err
 	}
-	return c.call(ctx, func(ctx context.Context) error {
+	return c.call(ctx, org.Label, func(ctx context.Context) error {
 		_, err := cl.UpdateConnection(ctx, id, types)
 		return err
 	})
@@ -294,7 +295,7 @@ func (c *Clients) DeleteConnection(ctx context.Context, org plan.SourceOrg, id s
 	if err != nil {
 		return apply.Call{}, err
 	}
-	return c.call(ctx, func(ctx context.Context) error { return cl.DeleteConnection(ctx, id) })
+	return c.call(ctx, org.Label, func(ctx context.Context) error { return cl.DeleteConnection(ctx, id) })
 }
 
 // FindConnection implements [apply.Writer]: it lists the connections to
@@ -306,7 +307,7 @@ func (c *Clients) FindConnection(ctx context.Context, org plan.SourceOrg, sinkID
 		return plan.LiveConnection{}, false, apply.Call{}, err
 	}
 	var conns []api.Connection
-	call, err := c.call(ctx, func(ctx context.Context) error {
+	call, err := c.call(ctx, org.Label, func(ctx context.Context) error {
 		conns, err = cl.ListConnections(ctx, api.ListOptions{SinkOrgID: sinkID})
 		return err
 	})
