@@ -25,8 +25,8 @@ Usage:
   orgsync version
 
 Flags of plan, apply and export: --org LABEL, --shard i/n, --sandbox FILE,
---api-url [SITE=]URL, --parallelism N, --rate R, --burst B, --timeout D,
---max-retries N, --no-color, -v.
+--api-url [SITE=]URL, --keys-file FILE, --keys-command CMD, --parallelism N,
+--rate R, --burst B, --timeout D, --max-retries N, --no-color, -v.
 
 Run "orgsync COMMAND -h" for the flags of a command.
 
