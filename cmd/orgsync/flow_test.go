@@ -420,6 +420,12 @@ func serveHubWorld(t *testing.T) (*sandbox.Server, *httptest.Server) {
 		{ID: "4dee724d-00cc-11ea-a77b-570c9d03c6c5", Name: "team-a", APIKey: "a-api", AppKey: "a-app"},
 		{ID: "11111111-1111-4111-8111-111111111111", Name: "team-b", APIKey: "b-api", AppKey: "b-app"},
 	}}
+	return serveFixture(t, f)
+}
+
+// serveFixture serves a sandbox of fixture f on a loopback port.
+func serveFixture(t *testing.T, f *sandbox.Fixture) (*sandbox.Server, *httptest.Server) {
+	t.Helper()
 	srv, err := sandbox.New(f, sandbox.Options{})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = srv.Close() })

@@ -2,7 +2,6 @@ package main
 
 import (
 	"net"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -73,7 +72,7 @@ func TestListenURL(t *testing.T) {
 // --sandbox FILE every org's keys act as a service account's.
 func TestSandboxFixtureUsers(t *testing.T) {
 	t.Parallel()
-	url := serveFixture(t, &sandbox.Fixture{Orgs: []sandbox.FixtureOrg{
+	_, hs := serveFixture(t, &sandbox.Fixture{Orgs: []sandbox.FixtureOrg{
 		{ID: "83999dcd-7f97-11f0-8de1-1ecf66f1aa85", Name: "hub"},
 		{ID: "4dee724d-00cc-11ea-a77b-570c9d03c6c5", Name: "team-a", APIKey: "a-api", AppKey: "a-app"},
 		{ID: "11111111-1111-4111-8111-111111111111", Name: "team-b", APIKey: "b-api", AppKey: "b-app",
@@ -83,7 +82,7 @@ func TestSandboxFixtureUsers(t *testing.T) {
 	m := writeFile(t, dir, "m.yaml", hubManifest)
 	env := map[string]string{"A_API": "a-api", "A_APP": "a-app", "B_API": "b-api", "B_APP": "b-app"}
 
-	r := runCLI(t, env, "plan", "--api-url", url, "-f", m)
+	r := runCLI(t, env, "plan", "--api-url", hs.URL, "-f", m)
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Contains(t, r.stderr, "orgsync: warning: org team-a: its keys belong to sandbox-4dee724d@orgsync.invalid, a personal user")
 	assert.Equal(t, 1, strings.Count(r.stderr, "warning"), "team-b's keys are the fixture's service account:\n%s", r.stderr)
@@ -91,16 +90,4 @@ func TestSandboxFixtureUsers(t *testing.T) {
 	r = runCLI(t, nil, "plan", "--sandbox", filepath.Join(dir, "s.db"), "-f", m)
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.NotContains(t, r.stderr, "warning", "--sandbox keys act as service accounts")
-}
-
-// serveFixture serves a sandbox of f on loopback for the test and returns
-// its URL.
-func serveFixture(t *testing.T, f *sandbox.Fixture) string {
-	t.Helper()
-	srv, err := sandbox.New(f, sandbox.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = srv.Close() })
-	hs := httptest.NewServer(srv)
-	t.Cleanup(hs.Close)
-	return hs.URL
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -24,18 +23,14 @@ func TestServiceAccounts(t *testing.T) {
 		"11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222"
 	// team-a already sends audit to another org (unmanaged: team-a does
 	// not prune), a connection its user made.
-	srv, err := sandbox.New(&sandbox.Fixture{
+	srv, hs := serveFixture(t, &sandbox.Fixture{
 		Orgs: []sandbox.FixtureOrg{
 			{ID: idHub, Name: "hub"}, {ID: idX, Name: "x"},
 			{ID: idA, Name: "team-a", APIKey: "a-api", AppKey: "a-app", User: &sandbox.FixtureUser{Handle: "amy@example.com"}},
 			{ID: idB, Name: "team-b", APIKey: "b-api", AppKey: "b-app", User: &sandbox.FixtureUser{Handle: "ci-bot", ServiceAccount: true}},
 		},
 		Connections: []sandbox.FixtureConnection{{Source: idA, Sink: idX, Types: []string{"audit"}}},
-	}, sandbox.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = srv.Close() })
-	hs := httptest.NewServer(srv)
-	t.Cleanup(hs.Close)
+	})
 	dir := t.TempDir()
 	m := writeFile(t, dir, "m.yaml", hubManifest)
 	env := map[string]string{"A_API": "a-api", "A_APP": "a-app", "B_API": "b-api", "B_APP": "b-app"}

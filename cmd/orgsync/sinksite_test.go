@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net/http/httptest"
 	"path/filepath"
 	"testing"
 
@@ -18,14 +17,10 @@ import (
 func TestRawSinkOnAnotherSite(t *testing.T) {
 	t.Parallel()
 	const idA, idEU = "4dee724d-00cc-11ea-a77b-570c9d03c6c5", "22222222-2222-4222-8222-222222222222"
-	srv, err := sandbox.New(&sandbox.Fixture{Orgs: []sandbox.FixtureOrg{
+	srv, hs := serveFixture(t, &sandbox.Fixture{Orgs: []sandbox.FixtureOrg{
 		{ID: idA, Name: "team-a", APIKey: "a-api", AppKey: "a-app"},
 		{ID: idEU, Name: "eu-hub", Site: "datadoghq.eu"},
-	}}, sandbox.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = srv.Close() })
-	hs := httptest.NewServer(srv)
-	t.Cleanup(hs.Close)
+	}})
 	dir := t.TempDir()
 	m := writeFile(t, dir, "m.yaml", `version: 1
 orgs:
