@@ -1,5 +1,6 @@
 // Package atomicfile replaces files so that a reader, or a crash, never
-// sees half of one: reports, saved plans and the sandbox's state.
+// sees half of one: reports, saved plans, discovered manifests and the
+// backup of a converted sandbox state.
 package atomicfile
 
 import (
