@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -44,6 +46,14 @@ func TestSandboxServeMessages(t *testing.T) {
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, list+`:1:1: a fixture is a mapping with orgs, connections and rate_limit, not a list (put the orgs under "orgs:")`)
 	assert.NotContains(t, r.stderr, "cannot unmarshal")
+
+	// A stopped context: serve prints its address, then shuts down.
+	one := writeFile(t, dir, "one.yaml", "orgs:\n  - id: 4dee724d-00cc-11ea-a77b-570c9d03c6c5\n")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r = runCLIContext(t, ctx, nil, "sandbox", "serve", "--fixture", one, "--listen", "127.0.0.1:0")
+	assert.Equal(t, 0, r.code, r.stderr)
+	assert.Regexp(t, `orgsync: sandbox listening on http://127\.0\.0\.1:\d+ \(1 org\); stop with Ctrl-C`, r.stderr)
 
 	for _, p := range []string{"NaN", "-0.1", "1.5", "+Inf"} {
 		r := runCLI(t, nil, "sandbox", "serve", "--fixture", list, "--fail-5xx", p)
@@ -90,4 +100,29 @@ func TestSandboxFixtureUsers(t *testing.T) {
 	r = runCLI(t, nil, "plan", "--sandbox", filepath.Join(dir, "s.db"), "-f", m)
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.NotContains(t, r.stderr, "warning", "--sandbox keys act as service accounts")
+}
+
+// TestSandboxConvertsV1State: a state file of version 1 (JSON) is
+// converted on first use, says so once, keeps the old file, and keeps its
+// connections.
+func TestSandboxConvertsV1State(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	m := writeFile(t, dir, "m.yaml", hubManifest)
+	state := writeFile(t, dir, "state.json", `{"format_version": 1, "connections": [{"id": "2f1f3a52-4b6e-4d0a-9f5e-0c1d2e3f4a5b",
+  "source": "4dee724d-00cc-11ea-a77b-570c9d03c6c5", "sink": "83999dcd-7f97-11f0-8de1-1ecf66f1aa85",
+  "types": ["logs"], "created_at": "2025-08-26T20:19:35.554634Z"}]}`)
+
+	r := runCLI(t, nil, "plan", "--sandbox", state, "-f", m)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "orgsync: converted the sandbox state "+state+" (1 connection) from version 1 (JSON) to version 2; the old file is kept as "+state+".v1.bak\n")
+	assert.Contains(t, r.stdout, "Plan: 1 to create, 0 to update, 0 to delete, 1 unchanged")
+	backup, err := os.ReadFile(state + ".v1.bak")
+	require.NoError(t, err)
+	assert.Contains(t, string(backup), `"format_version": 1`)
+
+	r = runCLI(t, nil, "plan", "--sandbox", state, "-f", m)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.NotContains(t, r.stderr, "converted", "once")
+	assert.Contains(t, r.stdout, "1 unchanged")
 }
