@@ -3,12 +3,14 @@
 //
 // # Concurrency
 //
-// Each source org gets its own worker pool of at most Options.Parallelism
-// goroutines (an errgroup per org), and all orgs run at once. Pacing against
-// the server's rate limits happens inside the per-org API client, so an org
-// that waits for its rate-limit window never holds back another org; the
-// caller bounds the total number of requests in flight across orgs
-// (api.Slots). A failed change never cancels the others.
+// Each source org gets its own worker pool (an errgroup per org), and all
+// orgs run at once. The pools share a budget of a few workers per request
+// slot (see workerShares): an org gets at most Options.Parallelism workers
+// and at least one. Pacing against the server's rate limits happens inside
+// the per-org API client, so an org that waits for its rate-limit window
+// never holds back another org; the caller bounds the total number of
+// requests in flight across orgs (api.Slots). A failed change never cancels
+// the others.
 //
 // # Order
 //
@@ -25,9 +27,11 @@
 package apply
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -61,7 +65,7 @@ type Call struct {
 
 // Options tune a run.
 type Options struct {
-	Parallelism int // per source org; at least 1
+	Parallelism int // requests in flight at most, and workers per org at most; at least 1
 	// Stop, when closed, keeps new changes from starting.
 	Stop <-chan struct{}
 	// OnResult is called once for every finished result, one at a time.
@@ -208,11 +212,16 @@ func (r *runner) runPhase(ctx context.Context, changes []plan.Change, idx []int,
 		}
 		byOrg[l] = append(byOrg[l], i)
 	}
+	counts := make([]int, len(labels))
+	for k, l := range labels {
+		counts[k] = len(byOrg[l])
+	}
+	shares := workerShares(counts, r.opt.Parallelism)
 	var all errgroup.Group
-	for _, label := range labels {
+	for k, label := range labels {
 		all.Go(func() error {
 			var g errgroup.Group
-			g.SetLimit(r.opt.Parallelism)
+			g.SetLimit(shares[k])
 			for _, i := range byOrg[label] {
 				if r.stopped() || ctx.Err() != nil {
 					r.runOne(ctx, changes, i, results) // skipped, without waiting for a worker
@@ -229,6 +238,34 @@ func (r *runner) runPhase(ctx context.Context, changes []plan.Change, idx []int,
 		})
 	}
 	_ = all.Wait()
+}
+
+// workersPerSlot bounds the goroutines of a phase to this many per request
+// slot (--parallelism). Requests in flight never exceed the slots, so more
+// workers than that only wait, for a slot or for their org's rate-limit
+// window; a few per slot keep every slot busy while orgs wait for their
+// windows, without a goroutine (and its stack) for each of 10,000 changes.
+const workersPerSlot = 4
+
+// workerShares divides the phase's worker budget among orgs with the given
+// numbers of changes. Each org gets at least one worker and at most
+// min(its changes, parallelism); what small orgs do not need goes to the
+// larger ones (water-filling), so one big org among many small ones is not
+// starved and one org alone gets the whole parallelism.
+func workerShares(counts []int, parallelism int) []int {
+	order := make([]int, len(counts))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(counts[a], counts[b]) })
+	shares := make([]int, len(counts))
+	budget := workersPerSlot * parallelism
+	for n, i := range order {
+		fair := max(1, budget/(len(order)-n))
+		shares[i] = max(1, min(counts[i], parallelism, fair))
+		budget -= shares[i]
+	}
+	return shares
 }
 
 // runOne runs the change at index i in the calling goroutine.

@@ -466,3 +466,43 @@ func checkGolden(t *testing.T, path string, got []byte) {
 	require.NoError(t, err, "missing golden file; run go test -update")
 	assert.Equal(t, string(want), string(got), "output differs from %s; run go test -update and review the diff", path)
 }
+
+// TestWorkerShares: the workers of a phase stay within a few per slot, one
+// org alone gets the whole parallelism, and small orgs leave their unused
+// share to the large ones.
+func TestWorkerShares(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name        string
+		counts      []int
+		parallelism int
+		want        []int
+	}{
+		{name: "one org gets the parallelism", counts: []int{1000}, parallelism: 32, want: []int{32}},
+		{name: "never more than its changes", counts: []int{3}, parallelism: 32, want: []int{3}},
+		{name: "a fleet gets one each", counts: repeat(1000, 10), parallelism: 32, want: repeat(1000, 1)},
+		{name: "small orgs leave room for a big one", counts: []int{1, 1, 1, 500}, parallelism: 10, want: []int{1, 1, 1, 10}},
+		{name: "the budget is shared fairly", counts: []int{50, 50, 50, 50, 50}, parallelism: 8, want: []int{6, 6, 6, 7, 7}},
+		{name: "parallelism one", counts: []int{5, 5}, parallelism: 1, want: []int{1, 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := workerShares(tt.counts, tt.parallelism)
+			assert.Equal(t, tt.want, got)
+			total := 0
+			for _, n := range got {
+				total += n
+			}
+			assert.LessOrEqual(t, total, max(workersPerSlot*tt.parallelism, len(tt.counts)))
+		})
+	}
+}
+
+func repeat(n, v int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = v
+	}
+	return out
+}
