@@ -49,9 +49,13 @@ func Select(m *Manifest, candidates []Org, sel Selection, anyOrg bool) ([]Org, e
 
 // ShardOf returns the 1-based shard of n that an org belongs to. It hashes
 // the org's id, so the split does not move when other orgs are added to or
-// removed from the manifest.
+// removed from the manifest. Any n is safe (n < 2 is one shard), though
+// the CLI bounds --shard's n far lower.
 func ShardOf(orgID string, n int) int {
+	if n < 2 {
+		return 1
+	}
 	h := fnv.New32a()
 	h.Write([]byte(strings.ToLower(orgID)))
-	return int(h.Sum32()%uint32(n)) + 1
+	return int(uint64(h.Sum32())%uint64(n)) + 1
 }

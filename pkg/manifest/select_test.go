@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -90,4 +91,18 @@ func TestShardsPartitionTheOrgs(t *testing.T) {
 	got, err := Select(&Manifest{Orgs: m.Orgs[:20]}, m.Orgs[:20], Selection{ShardIndex: ShardOf(m.Orgs[10].ID, 4), ShardCount: 4}, false)
 	require.NoError(t, err)
 	assert.Contains(t, got, m.Orgs[10])
+}
+
+// TestShardOfAnyCount: ShardOf never panics and always names a shard in
+// 1..n, also for counts the CLI refuses (n = 2^32 divided by zero before).
+func TestShardOfAnyCount(t *testing.T) {
+	t.Parallel()
+	const id = "4dee724d-00cc-11ea-a77b-570c9d03c6c5"
+	for _, n := range []int{-1, 0, 1, 2, 4, 1000, 1 << 32, 1<<32 + 1, 1<<62 + 3} {
+		got := ShardOf(id, n)
+		assert.GreaterOrEqual(t, got, 1, "n=%d", n)
+		assert.LessOrEqual(t, got, max(n, 1), "n=%d", n)
+	}
+	// The same split as before for the counts the CLI accepts.
+	assert.Equal(t, ShardOf(id, 4), ShardOf(strings.ToUpper(id), 4))
 }
