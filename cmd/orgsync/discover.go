@@ -169,7 +169,7 @@ func openAccount(ctx context.Context, a discoverArgs, s streams) (*account, erro
 				return nil, withHint(errors.New("--connections needs a keys source for the managed orgs"),
 					"give --keys-file FILE or --keys-command CMD (or ORGSYNC_KEYS_FILE / ORGSYNC_KEYS_COMMAND); it is asked with the labels discover gives")
 			}
-			managedKeys = ks.Source
+			managedKeys = withoutLeaveOut(ks.Source)
 		}
 	}
 	cfg, err := apiConfig(&a.target, s, parentKeys, nil)
@@ -272,6 +272,21 @@ func readManaged(ctx context.Context, acct *discover.Account, cfg orgapi.Config,
 		}
 	}
 	acct.ReadOrgs(ctx, clients, usable, parallelism, progress)
+}
+
+// withoutLeaveOut drops the advice to leave an org out with --org from the
+// errors of src: discover takes no --org, and writes such an org anyway.
+func withoutLeaveOut(src keys.Source) keys.Source {
+	return keys.Func(func(ctx context.Context, org keys.Org) (keys.Pair, error) {
+		p, err := src.Keys(ctx, org)
+		var ke *keys.Error
+		if errors.As(err, &ke) && ke.LeaveOut {
+			c := *ke
+			c.LeaveOut = false
+			return p, &c
+		}
+		return p, err
+	})
 }
 
 // unreadErr reports, one line each, the orgs left out or not read.

@@ -364,6 +364,23 @@ func TestDiscoverKeysCommandGetsLabels(t *testing.T) {
 	assert.NotContains(t, r.stdout+r.stderr, discoverKeyMarker, "a key leaked")
 }
 
+// TestDiscoverMissingKeysEntry checks that an org without an entry in the
+// keys file is written with a comment naming the file, and that neither the
+// comment nor the error advises --org, which discover does not take.
+func TestDiscoverMissingKeysEntry(t *testing.T) {
+	t.Parallel()
+	w := newDiscoverWorld(t, 4)
+	ts := w.serve(t)
+	keysFile := w.keysFile(t, t.TempDir(), w.managed[2].ID)
+
+	r := runCLI(t, w.env, "discover", "--api-url", ts.URL, "--connections", "--keys-file", keysFile)
+	assert.Equal(t, 1, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "orgsync: error: org zurich-ops: connections not read: check keys: keys file "+keysFile+": no entry for org zurich-ops")
+	assert.Contains(t, r.stdout, "  zurich-ops:\n    # connections not read: check keys: keys file "+keysFile+": no entry for org zurich-ops")
+	assert.NotContains(t, r.stdout+r.stderr, "--org", "discover takes no --org")
+	assert.Equal(t, 1, runCLI(t, w.env, "discover", "--org", "x").code, "discover rejects --org")
+}
+
 // TestDiscoverOnTheSandbox is the first run of the README: the sandbox
 // makes the manifest's first org the parent of the others, so discover
 // reads back what apply made, and planning that finds no changes.

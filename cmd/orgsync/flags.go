@@ -205,11 +205,14 @@ func newSubcommandFlags(args []string, group, sub, usage, about string, s stream
 	// prefix; only -h prints here (the flag package calls Usage on errors
 	// too).
 	fs.SetOutput(io.Discard)
+	// Usage runs twice for -h under parseInterleaved (once inside fs.Parse,
+	// once after it): help is cleared so the text is printed once.
 	help := slices.ContainsFunc(args, func(a string) bool { return a == "-h" || a == "-help" || a == "--help" })
 	fs.Usage = func() {
 		if !help {
 			return
 		}
+		help = false
 		fmt.Fprintf(s.stderr, "Usage: %s\n\n%s\n\n", usage, about)
 		fs.SetOutput(s.stderr)
 		fs.PrintDefaults()

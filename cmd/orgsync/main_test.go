@@ -94,6 +94,8 @@ func TestHelpAndVersion(t *testing.T) {
 		{args: []string{"validate", "-h"}, code: 0, inStderr: "-f PATH"},
 		{args: []string{"sandbox", "serve", "-h"}, code: 0, inStderr: "-fail-5xx"},
 		{args: []string{"report", "merge", "-h"}, code: 0, inStderr: "Usage: orgsync report merge"},
+		{args: []string{"discover", "-h"}, code: 0, inStderr: "-connections"},
+		{args: []string{"export", "-h"}, code: 0, inStderr: "-org LABEL"},
 		{args: nil, code: 1, inStderr: "no command given"},
 		{args: []string{"frobnicate"}, code: 1, inStderr: `unknown command "frobnicate"`},
 		{args: []string{"plan", "--no-such-flag"}, code: 1, inStderr: "orgsync: error: flag provided but not defined: -no-such-flag\norgsync: hint: run \"orgsync plan -h\" for its flags\n"},
@@ -112,6 +114,7 @@ func TestHelpAndVersion(t *testing.T) {
 			assert.Equal(t, tt.code, r.code, r.stderr)
 			assert.Contains(t, r.stdout, tt.inStdout)
 			assert.Contains(t, r.stderr, tt.inStderr)
+			assert.LessOrEqual(t, strings.Count(r.stdout+r.stderr, "Usage:"), 1, "the usage is printed once:\n%s", r.stderr)
 			if tt.code != 0 {
 				assert.True(t, strings.HasPrefix(r.stderr, "orgsync: error: ") || strings.HasPrefix(r.stderr, "orgsync makes"),
 					"a usage error starts with orgsync: error: (or the usage), not the flag package's own line:\n%s", r.stderr)

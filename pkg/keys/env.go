@@ -23,11 +23,11 @@ func (e Env) Keys(_ context.Context, org Org) (Pair, error) {
 	}
 	switch len(unset) {
 	case 1:
-		return Pair{}, &Error{Org: org.Label, Where: unset[0], Missing: true,
-			Msg: "not set (the manifest names it for the org's " + what[0] + " key); set it, " + leaveOut}
+		return Pair{}, &Error{Org: org.Label, Where: unset[0], Missing: true, LeaveOut: true,
+			Msg: "not set (the manifest names it for the org's " + what[0] + " key); set it"}
 	case 2:
-		return Pair{}, &Error{Org: org.Label, Where: strings.Join(unset, " and "), Missing: true,
-			Msg: "not set (the manifest names them for the org's API and application keys); set them, " + leaveOut}
+		return Pair{}, &Error{Org: org.Label, Where: strings.Join(unset, " and "), Missing: true, LeaveOut: true,
+			Msg: "not set (the manifest names them for the org's API and application keys); set them"}
 	}
 	if msg := checkKey(p.API); msg != "" {
 		return Pair{}, &Error{Org: org.Label, Where: "$" + org.APIKeyEnv, Msg: "the API key " + msg}

@@ -176,7 +176,7 @@ func (kf *File) Keys(_ context.Context, org Org) (Pair, error) {
 	}
 	if e == nil {
 		return Pair{}, &Error{Org: org.Label, Where: "keys file " + kf.path, Missing: true,
-			Msg: fmt.Sprintf("no entry for org %s (by its id %s or its label); add one, %s", org.Label, org.ID, leaveOut)}
+			Msg: fmt.Sprintf("no entry for org %s (by its id %s or its label); add one", org.Label, org.ID), LeaveOut: true}
 	}
 	if e.problem != "" {
 		return Pair{}, &Error{Org: org.Label, Where: fmt.Sprintf("keys file %s, entry %q (line %d)", kf.path, e.name, e.line), Msg: e.problem}

@@ -66,9 +66,17 @@ type Error struct {
 	// Missing is set when the source has no keys for the org at all, as
 	// opposed to keys it could not use.
 	Missing bool
+	// LeaveOut adds the advice that --org can run the other orgs without
+	// this one; a command without --org (discover) clears it.
+	LeaveOut bool
 }
 
-func (e *Error) Error() string { return e.Where + ": " + e.Msg }
+func (e *Error) Error() string {
+	if e.LeaveOut {
+		return e.Where + ": " + e.Msg + ", " + leaveOut
+	}
+	return e.Where + ": " + e.Msg
+}
 
 // leaveOut is the advice for a missing key: the run may leave the org out.
 const leaveOut = "or run with --org for the other orgs only"
