@@ -56,7 +56,7 @@ after writing the rest.
 			fs.Var(f.Value, f.Name, f.Usage)
 		}
 	})
-	fs.Var(&a.target.files, "f", "with --sandbox: the manifest `PATH` whose orgs the emulator holds, its first org the parent (repeatable)")
+	fs.Var(&a.target.files, "f", "with --sandbox: the manifest `PATH` whose orgs the emulator holds, its first org by label the parent (repeatable)")
 	fs.StringVar(&a.out, "o", "", "write the manifest to `FILE` (atomically) instead of stdout")
 	fs.StringVar(&a.site, "site", manifest.DefaultSite, "the Datadog `SITE` of the account")
 	fs.StringVar(&a.filterName, "filter-name", "", "only the managed orgs whose name matches `TEXT` (the API's filter[name])")
@@ -87,7 +87,7 @@ func (a *discoverArgs) check() error {
 		return errors.New("--api-key-env and --app-key-env must name env vars")
 	case a.target.sandbox != "" && len(a.target.files) == 0:
 		return withHint(errors.New("--sandbox needs -f PATH: the manifest whose orgs the emulator holds"),
-			"the emulator treats the manifest's first org as the parent of the others")
+			"the emulator treats the manifest's first org by label as the parent of the others")
 	case a.target.sandbox == "" && len(a.target.files) > 0:
 		return errors.New("-f is only for --sandbox: discover reads the orgs from the account")
 	case !a.connections && (a.target.keys.file != "" || a.target.keys.command != ""):
@@ -149,7 +149,7 @@ type account struct {
 
 // openAccount checks the keys sources and connects to the parent org: with
 // the keys in the env vars that a names, or on the in-process emulator,
-// whose first manifest org is the parent of the others. The managed orgs'
+// whose first manifest org by label is the parent of the others. The managed orgs'
 // keys come from the run's keys source, for --connections only.
 func openAccount(ctx context.Context, a discoverArgs, s streams) (*account, error) {
 	parentKeys, managedKeys := keys.Source(keys.Env{Getenv: s.getenv}), keys.Source(nil)

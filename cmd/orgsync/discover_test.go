@@ -396,6 +396,10 @@ func TestDiscoverOnTheSandbox(t *testing.T) {
 
 			r = runCLI(t, nil, "discover", "--sandbox", state, "-f", example, "--connections", "-o", out)
 			require.Equal(t, 0, r.code, r.stderr)
+			if example == quickstart {
+				// hub comes first in the file, checkout first by label.
+				assert.Contains(t, r.stderr, "orgsync: discover: checkout manages 3 orgs\n", "the parent is the first org by label")
+			}
 
 			want, err := manifest.Load([]string{example})
 			require.NoError(t, err)
