@@ -98,7 +98,7 @@ func runApply(ctx context.Context, args []string, s streams) error {
 	if a.planFile != "" {
 		inputs = append(inputs, input{path: a.planFile, what: "the saved plan"})
 	}
-	if err := checkOutput("report", a.report, inputs); err != nil {
+	if err := checkOutput("--report", a.report, inputs); err != nil {
 		return err
 	}
 	s.stdout = &keepGoingWriter{w: s.stdout, warn: s.stderr}

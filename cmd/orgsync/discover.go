@@ -103,7 +103,7 @@ func runDiscover(ctx context.Context, args []string, s streams) error {
 		return err
 	}
 	if a.out != "" {
-		if err := checkOutput("o", a.out, targetInputs(&a.target, s)); err != nil {
+		if err := checkOutput("-o", a.out, targetInputs(&a.target, s)); err != nil {
 			return err
 		}
 	}

@@ -265,9 +265,9 @@ func TestDiscoverFailures(t *testing.T) {
 		{name: "connections without a keys source", env: w.env, args: []string{"--connections"},
 			wantStderr: []string{"orgsync: error: --connections needs a keys source for the managed orgs", "orgsync: hint: give --keys-file FILE or --keys-command CMD"}},
 		{name: "output directory missing", env: w.env, args: []string{"-o", "/nonexistent/dir/orgs.yaml"},
-			wantStderr: []string{"orgsync: error: --o /nonexistent/dir/orgs.yaml: cannot write there (no such file or directory); nothing was done"}},
+			wantStderr: []string{"orgsync: error: -o /nonexistent/dir/orgs.yaml: cannot write there (no such file or directory); nothing was done"}},
 		{name: "output over the keys file", env: w.env, args: []string{"--connections", "--keys-file", keysPath, "-o", keysPath},
-			wantStderr: []string{"orgsync: error: --o " + keysPath + " is an input of this run (--keys-file " + keysPath + "): refusing to overwrite it"}},
+			wantStderr: []string{"orgsync: error: -o " + keysPath + " is an input of this run (--keys-file " + keysPath + "): refusing to overwrite it"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

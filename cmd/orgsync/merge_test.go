@@ -38,7 +38,7 @@ func TestReportMergeCLI(t *testing.T) {
 		{name: "missing shard, partial", args: []string{"--partial", r1, r3, "-o", merged}, wantErr: "orgsync: warning: merged without shards [2] of 3 (--partial)"},
 		{name: "the same report twice", args: []string{r1, r2, r3, r2}, wantCode: 1, wantErr: "are both shard 2/3"},
 		{name: "not a report", args: []string{r1, r2, r3, empty}, wantCode: 1, wantErr: "empty.json: does not match schemas/report.schema.json"},
-		{name: "output over an input", args: []string{r1, r2, r3, "-o", r1}, wantCode: 1, wantErr: "is an input of this run (a report to merge): refusing to overwrite it"},
+		{name: "output over an input", args: []string{r1, r2, r3, "-o", r1}, wantCode: 1, wantErr: "orgsync: error: -o " + r1 + " is an input of this run (a report to merge): refusing to overwrite it"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -31,19 +31,19 @@ func targetInputs(tf *targetFlags, s streams) []input {
 }
 
 // checkOutput fails, before a run changes or reads anything, when the file
-// that flag names cannot be written (a missing directory, no permission, a
-// directory in its place) or is one of inputs, directly or as a manifest of
-// an input directory: a report or saved plan must never replace what the
-// run reads.
+// that flag (as typed: "--report", "-o") names cannot be written (a missing
+// directory, no permission, a directory in its place) or is one of inputs,
+// directly or as a manifest of an input directory: a report or saved plan
+// must never replace what the run reads.
 func checkOutput(flag, path string, inputs []input) error {
 	if fi, err := os.Stat(path); err == nil {
 		if fi.IsDir() {
-			return fmt.Errorf("--%s %s: is a directory, not a file", flag, path)
+			return fmt.Errorf("%s %s: is a directory, not a file", flag, path)
 		}
 		for _, in := range inputs {
 			if isInput(fi, in.path) {
-				return withHint(fmt.Errorf("--%s %s is an input of this run (%s): refusing to overwrite it", flag, path, in.what),
-					fmt.Sprintf("name another file for --%s", flag))
+				return withHint(fmt.Errorf("%s %s is an input of this run (%s): refusing to overwrite it", flag, path, in.what),
+					fmt.Sprintf("name another file for %s", flag))
 			}
 		}
 	}
@@ -57,7 +57,7 @@ func checkOutput(flag, path string, inputs []input) error {
 		if errors.As(err, &pe) {
 			reason = pe.Err
 		}
-		return fmt.Errorf("--%s %s: cannot write there (%v); nothing was done", flag, path, reason)
+		return fmt.Errorf("%s %s: cannot write there (%v); nothing was done", flag, path, reason)
 	}
 	name := f.Name()
 	f.Close()

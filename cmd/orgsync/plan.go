@@ -56,7 +56,7 @@ func runPlan(ctx context.Context, args []string, s streams) error {
 		return err
 	}
 	if a.out != "" {
-		if err := checkOutput("out", a.out, targetInputs(&a.target, s)); err != nil {
+		if err := checkOutput("--out", a.out, targetInputs(&a.target, s)); err != nil {
 			return err
 		}
 	}

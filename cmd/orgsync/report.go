@@ -45,7 +45,7 @@ func runReport(_ context.Context, args []string, s streams) error {
 		for _, f := range a.files {
 			inputs = append(inputs, input{path: f, what: "a report to merge"})
 		}
-		if err := checkOutput("o", a.out, inputs); err != nil {
+		if err := checkOutput("-o", a.out, inputs); err != nil {
 			return err
 		}
 	}

@@ -358,19 +358,28 @@ func Merge(inputs []MergeInput, opt MergeOptions) (*Report, error) {
 }
 
 // checkKnown fails on a status or an outcome that this version does not
-// know: it could not be counted.
+// know (it could not be counted), and on a complete status that the
+// report's own results contradict.
 func checkKnown(r *Report) error {
 	switch r.Status {
 	case StatusComplete, StatusFailed, StatusRefused, StatusInterrupted:
 	default:
 		return fmt.Errorf("unknown status %q", r.Status)
 	}
+	notDone := 0
 	for i, res := range r.Results {
 		switch res.Outcome {
-		case Created, Updated, Deleted, AlreadyPresent, Unchanged, Failed, Skipped:
+		case Created, Updated, Deleted, AlreadyPresent, Unchanged:
+		case Failed, Skipped:
+			notDone++
 		default:
 			return fmt.Errorf("result %d has unknown outcome %q", i+1, res.Outcome)
 		}
+	}
+	// A merged status is derived from the inputs' statuses, so one that
+	// contradicts its own results would make the merge claim success.
+	if r.Status == StatusComplete && notDone > 0 {
+		return fmt.Errorf("its status is complete but %d of its results failed or were skipped", notDone)
 	}
 	return nil
 }
@@ -393,6 +402,9 @@ func checkShards(inputs []MergeInput, opt MergeOptions) ([]int, error) {
 			return nil, fmt.Errorf("%s is shard %d/%d but %s is not sharded", first.Name, fsh.Index, fsh.Count, in.Name)
 		case sh.Count != fsh.Count:
 			return nil, fmt.Errorf("%s is shard %d/%d but %s is shard %d/%d: they are not shards of one run", first.Name, fsh.Index, fsh.Count, in.Name, sh.Index, sh.Count)
+		}
+		if sh.Index > sh.Count {
+			return nil, fmt.Errorf("%s is shard %d/%d: no such shard", in.Name, sh.Index, sh.Count)
 		}
 		if other, ok := byIndex[sh.Index]; ok {
 			return nil, fmt.Errorf("%s and %s are both shard %d/%d", other, in.Name, sh.Index, sh.Count)
