@@ -72,7 +72,11 @@ func TestMerge(t *testing.T) {
 			wantErr: `a: unknown status ""`},
 		{name: "complete with a failed result", inputs: []MergeInput{in("a", func() *Report { r := shardReport(1, 1, orgA, StatusFailed); r.Status = StatusComplete; return r }())},
 			wantErr: "a: its status is complete but 1 of its results failed or were skipped"},
-		{name: "complete with a skipped result", inputs: []MergeInput{in("a", func() *Report { r := shardReport(1, 1, orgA, StatusRefused); r.Status, r.Reason = StatusComplete, ""; return r }())},
+		{name: "complete with a skipped result", inputs: []MergeInput{in("a", func() *Report {
+			r := shardReport(1, 1, orgA, StatusRefused)
+			r.Status, r.Reason = StatusComplete, ""
+			return r
+		}())},
 			wantErr: "a: its status is complete but 1 of its results failed or were skipped"},
 		{name: "shard index above the count", inputs: []MergeInput{in("a", s1), in("b", shardReport(9, 3, orgB, StatusComplete)), in("c", s3)}, partial: true,
 			wantErr: "b is shard 9/3: no such shard"},
