@@ -209,3 +209,31 @@ func TestE2ESecondInterruptStopsAtOnce(t *testing.T) {
 	require.True(t, ok)
 	assert.True(t, ws.Signaled() && ws.Signal() == syscall.SIGINT, "ended by SIGINT, not by finishing (status %v)\nstderr:\n%s", o.cmd.ProcessState, o.stderr.String())
 }
+
+// TestE2EOutputOverSandboxState: --report or --out naming the --sandbox
+// state file is refused before any change (the report used to replace the
+// state, and every later run failed on a "corrupt sandbox state").
+func TestE2EOutputOverSandboxState(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{
+		{"apply", "--auto-approve", "--report"},
+		{"plan", "--out"},
+	} {
+		t.Run(args[0], func(t *testing.T) {
+			t.Parallel()
+			w := newE2EWorld(t, 2, 2, "key")
+			state := filepath.Join(w.dir, "sb.db")
+			r := runOrgsync(t, w.dir, w.env, "apply", "-f", w.manifest, "--sandbox", state, "--auto-approve")
+			require.Equal(t, 0, r.code, r.stderr)
+			before := mustRead(t, state)
+
+			r = runOrgsync(t, w.dir, w.env, append([]string{args[0], "-f", w.manifest, "--sandbox", state}, append(args[1:], state)...)...)
+			assert.Equal(t, 1, r.code)
+			assert.Contains(t, r.stderr, "orgsync: error: "+args[len(args)-1]+" "+state+" is an input of this run (--sandbox "+state+"): refusing to overwrite it")
+			assert.Equal(t, before, mustRead(t, state), "the sandbox state is untouched")
+
+			r = runOrgsync(t, w.dir, w.env, "plan", "-f", w.manifest, "--sandbox", state, "--detailed-exitcode")
+			assert.Equal(t, 0, r.code, r.stderr)
+		})
+	}
+}

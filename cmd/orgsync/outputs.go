@@ -15,12 +15,15 @@ type input struct {
 	what string // "-f m.yaml", "the saved plan"
 }
 
-// targetInputs lists what a plan or apply reads from disk: the -f paths
-// and the keys file (--keys-file or ORGSYNC_KEYS_FILE).
+// targetInputs lists what a plan or apply reads from disk: the -f paths,
+// the --sandbox state and the keys file (--keys-file or ORGSYNC_KEYS_FILE).
 func targetInputs(tf *targetFlags, s streams) []input {
 	var out []input
 	for _, f := range tf.files {
 		out = append(out, input{path: f, what: "-f " + f})
+	}
+	if tf.sandbox != "" {
+		out = append(out, input{path: tf.sandbox, what: "--sandbox " + tf.sandbox})
 	}
 	if tf.keys.file != "" {
 		out = append(out, input{path: tf.keys.file, what: "--keys-file " + tf.keys.file})
