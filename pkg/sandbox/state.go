@@ -161,8 +161,10 @@ func openBolt(path, lockName string, timeout time.Duration) (db *bolt.DB, same b
 		return nil, false, fmt.Errorf("state %s is %w", lockName, ErrStateInUse)
 	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrVersionMismatch), errors.Is(err, berrors.ErrChecksum):
 		return nil, false, corruptState(path, "not a sandbox state file: %v", err)
-	case err != nil:
+	case err != nil && errors.As(err, new(*fs.PathError)):
 		return nil, false, fmt.Errorf("open sandbox state: %w", err)
+	case err != nil: // bbolt's own checks, such as "file size too small"
+		return nil, false, corruptState(path, "not a sandbox state file: %v", err)
 	}
 	return db, sameFile(path, file), nil
 }

@@ -98,6 +98,7 @@ func TestCorruptState(t *testing.T) {
 		name, content, wantErr string
 	}{
 		{"not a state file", "not json, not bbolt either", "not a sandbox state file"},
+		{"a YAML file of a few KB", strings.Repeat("# a manifest named by mistake\n", 200), "not a sandbox state file"},
 		{"truncated", state(good)[:40], "unexpected EOF"},
 		{"trailing data", state(good) + "{}", "data after the JSON document"},
 		{"unknown field", `{"format_version":1,"orgs":[]}`, `unknown field "orgs"`},
