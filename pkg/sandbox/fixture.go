@@ -169,7 +169,34 @@ var (
 	yamlLine     = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
 	unknownField = regexp.MustCompile(`^field (\S+) not found in type \S+$`)
 	duplicateKey = regexp.MustCompile(`^mapping key "([^"]*)" already defined`)
+	wrongType    = regexp.MustCompile("^cannot unmarshal !!(\\w+)(?: (`.*`))? into (\\S+)$")
 )
+
+// typeMismatch words yaml.v3's "cannot unmarshal !!map into
+// []sandbox.FixtureOrg" the way the manifest's errors do, without Go's
+// type names: "expected a list, got a mapping".
+func typeMismatch(g []string) string {
+	got := map[string]string{"map": "a mapping", "seq": "a list", "str": "a string", "int": "a number",
+		"float": "a number", "bool": "true or false", "null": "nothing", "timestamp": "a timestamp"}[g[1]]
+	if got == "" {
+		got = g[1]
+	}
+	if g[2] != "" {
+		got += " (" + g[2] + ")"
+	}
+	want := "a mapping"
+	switch t := g[3]; {
+	case strings.HasPrefix(t, "[]"):
+		want = "a list"
+	case strings.HasPrefix(t, "int"), strings.HasPrefix(t, "uint"), strings.HasPrefix(t, "float"):
+		want = "a number"
+	case t == "string":
+		want = "a string"
+	case t == "bool":
+		want = "true or false"
+	}
+	return fmt.Sprintf("expected %s, got %s", want, got)
+}
 
 // yamlError turns yaml.v3's "yaml: line 3: ..." errors into FILE:LINE:COL
 // ones. yaml.v3 gives no column for unknown or repeated keys, so it is
@@ -194,6 +221,8 @@ func yamlError(path string, err error, doc ...*yaml.Node) error {
 				key = u[1]
 			} else if d := duplicateKey.FindStringSubmatch(g[2]); d != nil {
 				key = d[1]
+			} else if w := wrongType.FindStringSubmatch(g[2]); w != nil {
+				fe.Msg = typeMismatch(w)
 			}
 			if key != "" && len(doc) > 0 {
 				fe.Column = keyColumn(doc[0], key, fe.Line)
