@@ -88,6 +88,8 @@ func TestHelpAndVersion(t *testing.T) {
 		inStderr string
 	}{
 		{args: []string{"-h"}, code: 0, inStdout: "Usage:"},
+		{args: []string{"-h"}, code: 0, inStdout: "  orgsync apply    PLAN.json  [--report FILE]   apply a saved plan, checked for consistency only\n"},
+		{args: []string{"-h"}, code: 0, inStdout: "  orgsync sandbox  serve --listen ADDR --fixture FILE [--state FILE] [fault flags]\n"},
 		{args: []string{"version"}, code: 0, inStdout: "orgsync "},
 		{args: []string{"plan", "-h"}, code: 0, inStderr: "-detailed-exitcode"},
 		{args: []string{"apply", "-h"}, code: 0, inStderr: "-auto-approve"},

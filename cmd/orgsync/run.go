@@ -17,10 +17,11 @@ Usage:
   orgsync plan     -f PATH... [--out PLAN.json] [--json] [--detailed-exitcode] [--max-deletes N]
   orgsync apply    -f PATH... [--auto-approve] [--report FILE] [--output text|json] [--max-deletes N]
   orgsync apply    PLAN.json  -f PATH... [--report FILE]   apply a saved plan if the manifests give exactly it
+  orgsync apply    PLAN.json  [--report FILE]   apply a saved plan, checked for consistency only
   orgsync export   -f PATH... [--org LABEL...]      live state -> manifest YAML
   orgsync discover [-o FILE] [--site SITE] [--filter-name TEXT] [--connections]
                                                     the account's orgs -> manifest YAML
-  orgsync sandbox  serve --listen ADDR --fixture FILE [--state FILE]
+  orgsync sandbox  serve --listen ADDR --fixture FILE [--state FILE] [fault flags]
   orgsync report   merge [--partial] [-o FILE] REPORT.json...   join the reports of sharded runs
   orgsync version
 
