@@ -378,6 +378,7 @@ func TestDiscoverMissingKeysEntry(t *testing.T) {
 	assert.Contains(t, r.stderr, "orgsync: error: org zurich-ops: connections not read: check keys: keys file "+keysFile+": no entry for org zurich-ops")
 	assert.Contains(t, r.stdout, "  zurich-ops:\n    # connections not read: check keys: keys file "+keysFile+": no entry for org zurich-ops")
 	assert.NotContains(t, r.stdout+r.stderr, "--org", "discover takes no --org")
+	assert.NotContains(t, r.stderr, "read the connections of", "no progress under 10 orgs to read")
 	assert.Equal(t, 1, runCLI(t, w.env, "discover", "--org", "x").code, "discover rejects --org")
 }
 
