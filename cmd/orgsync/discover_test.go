@@ -312,6 +312,8 @@ func TestDiscoverRoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	keysFile := w.keysFile(t, dir)
 	out := filepath.Join(dir, "orgs.yaml")
+	// As in the README's steps 1 to 3, -o replaces a manifest written before.
+	require.NoError(t, os.WriteFile(out, []byte("# written by step 1\n"), 0o644))
 
 	r := runCLI(t, w.env, "discover", "--api-url", ts.URL, "--connections", "--keys-file", keysFile, "-o", out)
 	require.Equal(t, 0, r.code, r.stderr)
@@ -321,6 +323,7 @@ func TestDiscoverRoundTrip(t *testing.T) {
 	// 21 of the parent, 30 among the managed orgs.
 	assert.Contains(t, r.stderr, "orgsync: discover: wrote "+out+": 32 orgs, 51 connections\n")
 	text := mustRead(t, out)
+	assert.NotContains(t, text, "written by step 1")
 	assert.NotContains(t, text, w.foreign.ID, "an org of another account never appears")
 	assert.Contains(t, text, "  # Team A\n  team-a:\n    # 1 connection with orgs outside this manifest left out\n")
 	assert.NotContains(t, r.stdout+r.stderr+text, discoverKeyMarker, "a key leaked")
