@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -133,5 +134,46 @@ func TestE2EInterruptStopsEveryOrg(t *testing.T) {
 		case apply.Skipped:
 			assert.Zero(t, r.Attempts, "a skipped change sent nothing")
 		}
+	}
+}
+
+// TestE2EInterruptWhileReading: SIGINT while the orgs' keys and live state
+// are being read ends plan and apply with one "interrupted" error, not one
+// "context canceled" error per org and a plan of those orgs as unreadable.
+func TestE2EInterruptWhileReading(t *testing.T) {
+	t.Parallel()
+	for _, cmd := range []string{"plan", "apply"} {
+		t.Run(cmd, func(t *testing.T) {
+			t.Parallel()
+			const sources = 6
+			w := newE2EWorld(t, sources, 1, "key")
+			url, _ := w.serveSandboxProcess(t, "--latency", "2s")
+			target, err := neturl.Parse(url)
+			require.NoError(t, err)
+			var gets atomic.Int64
+			proxy := httputil.NewSingleHostReverseProxy(target)
+			front := serveHandler(t, http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+				gets.Add(1)
+				proxy.ServeHTTP(rw, r)
+			}))
+			report := filepath.Join(w.dir, "report.json")
+			args := []string{cmd, "-f", w.manifest, "--api-url", front.URL}
+			if cmd == "apply" {
+				args = append(args, "--auto-approve", "--report", report)
+			}
+			o := startOrgsync(t, w.dir, w.env, args...)
+			o.waitUntil(t, "the first read is sent", func() bool { return gets.Load() > 0 })
+			require.NoError(t, o.cmd.Process.Signal(os.Interrupt))
+			require.Equal(t, 1, o.wait(t), o.stderr.String())
+			stderr := o.stderr.String()
+			assert.Equal(t, 1, strings.Count(stderr, "orgsync: error: interrupted while reading live state"), stderr)
+			assert.NotContains(t, stderr, "context canceled")
+			assert.NotContains(t, o.stdout.String(), "Not planned")
+			if cmd == "apply" {
+				rep := readReport(t, report)
+				assert.Equal(t, apply.StatusRefused, rep.Status)
+				assert.Equal(t, "interrupted while reading live state", rep.Reason)
+			}
+		})
 	}
 }

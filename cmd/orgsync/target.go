@@ -286,6 +286,12 @@ func readManifestState(ctx context.Context, tf *targetFlags, s streams, anyOrg b
 	if err != nil {
 		return nil, err
 	}
+	if ctx.Err() != nil {
+		// The orgs that failed were cut off by the interrupt: they are
+		// not broken, so they are neither reported nor planned.
+		conn.closeOrWarn(s)
+		return nil, errors.New("interrupted while reading live state")
+	}
 	return &manifestState{manifest: m, orgs: orgs, conn: conn, live: live, orgErrs: orgErrs}, nil
 }
 
