@@ -69,7 +69,7 @@ func (r *rateFlag) String() string {
 
 func (r *rateFlag) Set(v string) error {
 	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || f <= 0 || f > 1e6 {
+	if err != nil || !(f > 0 && f <= 1e6) { // NaN fails too
 		return errors.New("want requests per second, a number above 0")
 	}
 	r.value, r.set = f, true
@@ -102,7 +102,7 @@ func (t *targetFlags) register(fs *flag.FlagSet) {
 	fs.Var(&t.files, "f", "manifest `PATH` (file or directory; repeatable)")
 	fs.Var(&t.orgs, "org", "only this source org `LABEL` (repeatable)")
 	fs.Var(&t.apiURL, "api-url", "send every org's calls to this base `URL` (env ORGSYNC_API_URL), or with SITE=URL those of the orgs on SITE (repeatable); https://, or http:// on loopback only")
-	fs.StringVar(&t.sandbox, "sandbox", "", "use the embedded emulator with its state kept in `FILE` (no keys needed)")
+	fs.Func("sandbox", "use the embedded emulator with its state kept in `FILE` (no keys needed)", nonEmpty(&t.sandbox))
 	fs.IntVar(&t.parallelism, "parallelism", orgapi.DefaultParallelism, "requests in flight at most, across all orgs (each org is paced to its own rate limit)")
 	fs.Var(&t.rate, "rate", "client-side limit of `R` requests per second per source org (default: follow the server's rate-limit headers)")
 	fs.IntVar(&t.burst, "burst", 10, "client-side burst per source org, used with --rate")
@@ -219,4 +219,17 @@ func newSubcommandFlags(args []string, group, sub, usage, about string, s stream
 		fs.SetOutput(io.Discard)
 	}
 	return fs, nil
+}
+
+// nonEmpty sets a string flag that must not be empty: an unset variable in
+// `--sandbox "$STATE"` must not quietly mean real Datadog, nor an empty
+// --keys-file or --keys-command the keys of the environment.
+func nonEmpty(p *string) func(string) error {
+	return func(v string) error {
+		if v == "" {
+			return errors.New("must not be empty")
+		}
+		*p = v
+		return nil
+	}
 }

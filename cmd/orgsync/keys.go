@@ -19,8 +19,8 @@ type keysFlags struct {
 }
 
 func (k *keysFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&k.file, "keys-file", "", "read the source orgs' keys from `FILE`: YAML or JSON, org id or label -> {api_key, app_key} (env ORGSYNC_KEYS_FILE)")
-	fs.StringVar(&k.command, "keys-command", "", "run `CMD` with sh -c once per source org; it prints {\"api_key\": ..., \"app_key\": ...} (env ORGSYNC_KEYS_COMMAND)")
+	fs.Func("keys-file", "read the source orgs' keys from `FILE`: YAML or JSON, org id or label -> {api_key, app_key} (env ORGSYNC_KEYS_FILE)", nonEmpty(&k.file))
+	fs.Func("keys-command", "run `CMD` with sh -c once per source org; it prints {\"api_key\": ..., \"app_key\": ...} (env ORGSYNC_KEYS_COMMAND)", nonEmpty(&k.command))
 }
 
 // check refuses two sources given as flags; source also sees the env.
