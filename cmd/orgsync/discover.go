@@ -132,7 +132,8 @@ func runDiscover(ctx context.Context, args []string, s streams) error {
 		if err := atomicfile.Write(a.out, out); err != nil {
 			return err
 		}
-		fmt.Fprintf(s.stderr, "orgsync: discover: wrote %s: %d orgs, %d connections\n", a.out, len(acct.Managed)+1, len(acct.Connections))
+		fmt.Fprintf(s.stderr, "orgsync: discover: wrote %s: %d orgs, %d %s\n", a.out, len(acct.Managed)+1,
+			len(acct.Connections), plural(len(acct.Connections), "connection", "connections"))
 	} else if _, err := s.stdout.Write(out); err != nil {
 		return err
 	}

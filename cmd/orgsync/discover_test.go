@@ -169,6 +169,19 @@ func (w *discoverWorld) serve(t *testing.T) *httptest.Server {
 	return ts
 }
 
+// TestDiscoverCountsInWords: one managed org and one connection are said
+// in the singular ("1 connections" used to be printed).
+func TestDiscoverCountsInWords(t *testing.T) {
+	t.Parallel()
+	w := newDiscoverWorld(t, 1)
+	ts := w.serve(t)
+	out := filepath.Join(t.TempDir(), "orgs.yaml")
+	r := runCLI(t, w.env, "discover", "--api-url", ts.URL, "-o", out)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "orgsync: discover: acme-parent manages 1 org\n")
+	assert.Contains(t, r.stderr, "orgsync: discover: wrote "+out+": 2 orgs, 1 connection\n")
+}
+
 // discoverOrgID makes a valid org UUID: kind 3 for the account, 4 for
 // another account.
 func discoverOrgID(kind, n int) string { return fmt.Sprintf("%08x-0000-4000-8000-%012x", kind, n) }
