@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 )
 
 // Defaults of [CommandOptions].
@@ -168,11 +169,15 @@ func parseOutput(out *capped) (Pair, string) {
 
 // keysIn returns the api_key and app_key strings of out when it is a JSON
 // object, even one that failed the run, so that the stderr relay can hide
-// them if the command repeats them there.
+// them if the command repeats them there. Output that is not a JSON object
+// may still hold keys (cut short, or printed bare): then every word of it
+// is hidden.
 func keysIn(out []byte) []string {
 	var m map[string]any
 	if json.Unmarshal(out, &m) != nil {
-		return nil
+		return strings.FieldsFunc(string(out), func(r rune) bool {
+			return unicode.IsSpace(r) || strings.ContainsRune(`"{}[],:`, r)
+		})
 	}
 	var ks []string
 	for _, f := range []string{"api_key", "app_key"} {
