@@ -315,8 +315,28 @@ func (ap *applier) stepSummary(rep *apply.Report) {
 }
 
 // reasonOf is the report's reason for a refusal: the error on one line.
-func reasonOf(err error) string {
-	return strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
+func reasonOf(err error) string { return oneLine(err.Error()) }
+
+// oneLine joins the lines of a message with "; ", or with a space after a
+// line that ends in ":" (a list follows), and collapses runs of spaces.
+func oneLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	var b strings.Builder
+	for i, l := range lines {
+		l = strings.Join(strings.Fields(l), " ")
+		if l == "" {
+			continue
+		}
+		if b.Len() > 0 {
+			if strings.HasSuffix(strings.TrimSpace(lines[i-1]), ":") {
+				b.WriteString(" ")
+			} else {
+				b.WriteString("; ")
+			}
+		}
+		b.WriteString(l)
+	}
+	return b.String()
 }
 
 // shard is the --shard of the run, for the report.

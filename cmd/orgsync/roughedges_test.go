@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -141,4 +142,14 @@ func TestTruncateSummary(t *testing.T) {
 			assert.LessOrEqual(t, len(got), tt.budget)
 		})
 	}
+}
+
+// TestRefusalOnOneLine: a multi-line refusal (a stale saved plan lists its
+// differences under a line ending in ":") reads as one sentence in the
+// report's reason and the step summary, without the ":;" it used to get.
+func TestRefusalOnOneLine(t *testing.T) {
+	t.Parallel()
+	err := errors.New("the saved plan is not the plan the manifests give; nothing was applied:\n  - create a -> b\n  - delete c | d\n")
+	assert.Equal(t, "the saved plan is not the plan the manifests give; nothing was applied: - create a -> b; - delete c | d", reasonOf(err))
+	assert.Equal(t, `the saved plan is not the plan the manifests give; nothing was applied: - create a -> b; - delete c \| d`, mdLine(err.Error()))
 }

@@ -100,7 +100,7 @@ func annotate(s streams, cmd, msg string) {
 
 // mdLine puts a possibly multi-line message on one Markdown line.
 func mdLine(s string) string {
-	return strings.NewReplacer("\n", "; ", "|", `\|`).Replace(strings.TrimSpace(s))
+	return strings.ReplaceAll(oneLine(s), "|", `\|`)
 }
 
 // truncateSummary returns md if it fits in budget bytes; otherwise the
