@@ -49,6 +49,9 @@ func checkOutput(flag, path string, inputs []input) error {
 					fmt.Sprintf("name another file for %s", flag))
 			}
 		}
+		if !fi.Mode().IsRegular() {
+			return nil // a device or a pipe (/dev/stdout) is written in place
+		}
 	}
 	// The file itself is replaced by a rename, so what must be writable is
 	// its directory: try it the same way.
