@@ -289,7 +289,7 @@ func putConn(b *bolt.Bucket, c stateConn) error {
 // conversions take turns; the one holding it checks that path is still
 // JSON, keeps the JSON as path+".v1.bak" and renames the new file over
 // path. A crash at any point leaves either the JSON or the new file.
-func convertV1(path string, timeout time.Duration, notice func(string)) error {
+func convertV1(path string, timeout time.Duration, notice func(string)) (err error) {
 	tmp := path + ".converting"
 	db, same, err := openBolt(tmp, path, timeout)
 	if err != nil {
@@ -298,6 +298,9 @@ func convertV1(path string, timeout time.Duration, notice func(string)) error {
 	closed := false
 	defer func() {
 		if !closed {
+			if err != nil && same {
+				_ = os.Remove(tmp) // still locked by this process: nobody else uses it
+			}
 			_ = db.Close()
 		}
 	}()

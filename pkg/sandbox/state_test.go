@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"errors"
+	"io/fs"
 	"fmt"
 	"net/http"
 	"os"
@@ -120,6 +121,8 @@ func TestCorruptState(t *testing.T) {
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), "corrupt sandbox state "+path)
 			assert.Contains(t, err.Error(), tt.wantErr)
+			_, err = os.Stat(path + ".converting")
+			assert.True(t, errors.Is(err, fs.ErrNotExist), "a failed conversion leaves nothing behind")
 		})
 	}
 
