@@ -2,8 +2,8 @@ package sandbox
 
 import (
 	"errors"
-	"io/fs"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
