@@ -291,6 +291,11 @@ func (c *Client) attempt(ctx context.Context, method, target string, payload []b
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		a.err = err
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			// Say which deadline: "context deadline exceeded" alone reads
+			// as if the whole run had timed out.
+			a.err = fmt.Errorf("no answer within the request timeout of %s: %w", c.timeout, unwrapURLError(err))
+		}
 		a.recv = c.clk.now()
 		return a
 	}

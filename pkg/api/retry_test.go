@@ -488,7 +488,7 @@ func TestTimeoutsExhausted(t *testing.T) {
 		var ci api.CallInfo
 		err := c.DeleteConnection(api.WithCallInfo(t.Context(), &ci), connID)
 		require.ErrorIs(t, err, context.DeadlineExceeded)
-		assert.Equal(t, "DELETE /api/v2/org_connections/"+connID+": context deadline exceeded", err.Error())
+		assert.Equal(t, "DELETE /api/v2/org_connections/"+connID+": no answer within the request timeout of 1s: context deadline exceeded", err.Error())
 		assert.Equal(t, 2, ci.Attempts)
 	})
 }
