@@ -190,7 +190,7 @@ func (ap *applier) fromSavedPlan(ctx context.Context) error {
 	tf := &ap.args.target
 	p, err := readSavedPlan(ap.args.planFile)
 	var syntax *json.SyntaxError
-	if errors.As(err, &syntax) {
+	if errors.As(err, &syntax) && looksLikeManifest(ap.args.planFile) {
 		return manifestNotPlan(ap.args.planFile, err)
 	}
 	if err != nil {

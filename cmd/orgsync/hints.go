@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/orgsync/orgsync/pkg/manifest"
 )
 
@@ -50,6 +52,22 @@ func looksLikeLabel(arg string) bool {
 func isManifestPath(arg string) bool {
 	ext := strings.ToLower(filepath.Ext(arg))
 	return ext == ".yaml" || ext == ".yml"
+}
+
+// looksLikeManifest says whether path holds a YAML mapping with a version
+// or orgs key, so that "apply FILE" hints at -f only when FILE is one.
+func looksLikeManifest(path string) bool {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	var doc map[string]any
+	if yaml.Unmarshal(b, &doc) != nil {
+		return false
+	}
+	_, version := doc["version"]
+	_, orgs := doc["orgs"]
+	return version || orgs
 }
 
 // manifestNotPlan is the error for "apply m.yaml" (forgot -f).

@@ -59,6 +59,8 @@ func TestCLIRoughEdges(t *testing.T) {
 			wantStderr: []string{"orgsync: error: " + m + " is a manifest, not a saved plan", "orgsync: hint: apply a manifest with -f: orgsync apply -f " + m}},
 		{name: "apply a file that is not JSON", args: []string{"apply", "--plan", m, "--sandbox", state, "--report", report}, wantCode: 1,
 			wantStderr: []string{"not JSON", "orgsync: hint: apply a manifest with -f: orgsync apply -f " + m}},
+		{name: "apply a file that is neither JSON nor a manifest", args: []string{"apply", writeFile(t, dir, "notes.txt", "just some text\n"), "--sandbox", state, "--report", report}, wantCode: 1,
+			wantStderr: []string{"not JSON"}, dontWant: "apply a manifest with -f"},
 		{name: "plan of an empty shard", args: []string{"plan", "--sandbox", state, "-f", m, "--shard", emptyShard},
 			wantStdout: "No source orgs in shard " + emptyShard + ": nothing to plan.", dontWant: "No changes"},
 		{name: "--rate NaN", args: []string{"plan", "--sandbox", state, "-f", m, "--rate", "NaN"}, wantCode: 1,
