@@ -82,40 +82,9 @@ func withLabelHint(err error, m *manifest.Manifest, given []string) error {
 		if _, ok := m.Org(l); ok {
 			continue
 		}
-		best, bestDist := "", 3 // at most two edits away
-		for _, o := range m.Orgs {
-			d := editDistance(strings.ToLower(l), strings.ToLower(o.Label))
-			if strings.EqualFold(l, o.Label) {
-				d = 0
-			}
-			if d < bestDist {
-				best, bestDist = o.Label, d
-			}
-		}
-		if best != "" {
+		if best := manifest.SuggestLabel(m, l); best != "" {
 			return withHint(err, fmt.Sprintf("did you mean --org %s?", best))
 		}
 	}
 	return err
-}
-
-// editDistance is the Levenshtein distance between a and b, in bytes.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

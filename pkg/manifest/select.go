@@ -59,3 +59,14 @@ func ShardOf(orgID string, n int) int {
 	h.Write([]byte(strings.ToLower(orgID)))
 	return int(uint64(h.Sum32())%uint64(n)) + 1
 }
+
+// SuggestLabel returns the label of m nearest to one that names no org (the
+// same but for case, or an edit or two away), or "" when none is near: the
+// "did you mean" of --org, with the same measure as unknown field names.
+func SuggestLabel(m *Manifest, label string) string {
+	labels := make([]string, len(m.Orgs))
+	for i, o := range m.Orgs {
+		labels[i] = o.Label
+	}
+	return closest(label, labels)
+}

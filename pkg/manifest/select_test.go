@@ -106,3 +106,11 @@ func TestShardOfAnyCount(t *testing.T) {
 	// The same split as before for the counts the CLI accepts.
 	assert.Equal(t, ShardOf(id, 4), ShardOf(strings.ToUpper(id), 4))
 }
+
+func TestSuggestLabel(t *testing.T) {
+	t.Parallel()
+	m := selectManifest()
+	for given, want := range map[string]string{"Team-A": "team-a", "team-d": "team-a", "hbu": "hub", "platform": "", "hub": "hub"} {
+		assert.Equal(t, want, SuggestLabel(m, given), given)
+	}
+}
